@@ -216,7 +216,8 @@ OOPSES: list[Oops] = [
     Oops("BUG:", [
         Format(title=compile_(r"BUG: KASAN:"), fmt="KASAN: %s %s in %s", kind="kasan",
                report=compile_(_KASAN_HEAD + r"(?:.*\n)+?.*(Read|Write) (?:of size|at addr)"),
-               stack=Stack(parts=[compile_(_KASAN_HEAD), compile_(r"Call (?:Trace|trace):"),
+               stack=Stack(parts=[compile_(r"BUG: KASAN: (?:[a-z\-]+) in {{FUNC}}"),
+                                  compile_(r"Call (?:Trace|trace):"),
                                   STACK])),
         Format(title=compile_(r"BUG: KASAN:"), fmt="KASAN: invalid-free in %s", kind="kasan",
                report=compile_(r"BUG: KASAN: (?:double-free or invalid-free|double-free|invalid-free) in {{FUNC}}"),
@@ -470,23 +471,26 @@ class Title:
 
 def describe(text: str, oops: Oops) -> Title:
     """syzkaller's extractDescription: the earliest-matching format of ``oops`` titles ``text``."""
-    best: tuple[int, Format, re.Match[str]] | None = None
-    for f in oops.formats:
+    found: list[tuple[int, int, Format, re.Match[str]]] = []
+    for order, f in enumerate(oops.formats):
         m = f.title.search(text)
-        if m is None:
-            continue
-        if best is None or m.start() < best[0]:
-            best = (m.start(), f, m)
-    if best is None:
-        return Title("", "", "", None)
-    start, f, m = best
+        if m is not None:
+            found.append((m.start(), order, f, m))
+    for start, _order, f, m in sorted(found, key=lambda x: (x[0], x[1])):
+        title = _apply(f, m, text, start)
+        if title is not None:
+            return title
+    return Title("", "", "", None)
+
+
+def _apply(f: Format, m: re.Match[str], text: str, start: int) -> Title | None:
+    """Title ``text`` with format ``f`` whose title matched at ``start`` (None: report regexp failed)."""
     args = [g or "" for g in m.groups()]
     corrupted = ""
     if f.report is not None:
         rm = f.report.search(text, start)
         if rm is None:
-            first = text[start:].split("\n", 1)[0].strip()
-            return Title(first, f.kind, "matched title but not report regexp", f)
+            return None
         args = [g or "" for g in rm.groups()]
     if f.stack is not None:
         frame, reason = key_frame(f.stack, text[start:])
@@ -500,7 +504,7 @@ def describe(text: str, oops: Oops) -> Title:
     if need < len(args):
         # titles use only the trailing captures (syzkaller uses positional %[N]v)
         args = _select_args(f, args)
-    title = f.fmt % tuple(args[:need]) if need else f.fmt
+    title = sanitize(f.fmt % tuple(args[:need]) if need else f.fmt)
     if f.corrupted:
         corrupted = "report format is marked as corrupted"
     return Title(title, f.kind, corrupted, f)
@@ -514,3 +518,25 @@ def _select_args(f: Format, args: list[str]) -> list[str]:
     if "too low" in fmt:
         return args[:1]
     return args[-fmt.count("%s"):]
+
+
+# syzkaller's dynamicTitleReplacement: unstable parts of a title become ADDR / LINE / NUM.
+_TITLE_REPLACEMENTS = [
+    (re.compile(r"syz-executor\.?[0-9]+((/|:)[0-9]+)?"), "syz-executor"),
+    (re.compile(r"([a-zA-Z][a-zA-Z0-9_.]+)\+0x[0-9a-z]+/0x[0-9a-z]+"), r"\1"),
+    (re.compile(r"([^a-zA-Z0-9])(?:0x)?[0-9a-f]{6,}"), r"\1ADDR"),
+    (re.compile(r"([^a-zA-Z0-9])(?:[0-9]{1,3}\.){3}[0-9]{1,3}"), r"\1IP"),
+    (re.compile(r"(\.\w+)(:[0-9]+)+"), r"\1:LINE"),
+    (re.compile(r"CPU#[0-9]+"), "CPU"),
+]
+_NUM = re.compile(r"(\W)(\d+)(\W|$)")
+
+
+def sanitize(title: str) -> str:
+    """Replace addresses, line numbers and stray numbers in a title as syzkaller does."""
+    for pattern, repl in _TITLE_REPLACEMENTS:
+        title = pattern.sub(repl, title)
+    prev = None
+    while prev != title:
+        prev, title = title, _NUM.sub(r"\1NUM\3", title)
+    return title

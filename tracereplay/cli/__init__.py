@@ -1,0 +1,43 @@
+"""The command line: thin commands that parse options and call tracereplay.api.
+
+Each command lives in its own module in this package and exposes a click command named
+``command``; the modules are listed in ``COMMAND_MODULES``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+import click
+
+from ..errors import InputError, UsageError
+
+COMMAND_MODULES = [
+    "parse_cmd",
+    "info_cmd",
+    "check_cmd",
+]
+
+
+class _Group(click.Group):
+    """Turns library errors into one line on stderr and exit status 2, never a traceback."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except (InputError, UsageError) as e:
+            click.echo(f"tracereplay: error: {e}", err=True)
+            sys.exit(2)
+        except BrokenPipeError:
+            sys.exit(0)
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="tracereplay")
+def main() -> None:
+    """Replay kernel traces and logs through shadow models and report broken invariants."""
+
+
+for _name in COMMAND_MODULES:
+    main.add_command(importlib.import_module(f"{__name__}.{_name}").command)

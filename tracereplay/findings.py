@@ -1,0 +1,104 @@
+"""Findings: what a model reports, with the evidence that explains it.
+
+A finding names the event that triggered it (file:line) and the evidence events (file:line of
+each), the way KASAN prints the allocation and free stacks next to the bad access.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass, field
+
+from .rules import rule as _rule
+
+SEVERITIES = ("info", "warning", "error")
+_SEV_RANK = {s: i for i, s in enumerate(SEVERITIES)}
+
+# Parts of an object string that change from boot to boot or run to run: addresses (hashed or
+# raw), numbers after '#'/'-' in task names, hex offsets of symbols.
+_ADDR = re.compile(r"\b(?:0x)?[0-9a-f]{8,16}\b")
+_SYM_OFF = re.compile(r"\+0x[0-9a-f]+/0x[0-9a-f]+")
+_TASK_PID = re.compile(r"-\d+$")
+
+
+def severity_rank(sev: str) -> int:
+    return _SEV_RANK[sev]
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """One event that explains a finding (file:line) and why it is cited."""
+
+    file: str
+    line: int
+    note: str = ""
+
+    def to_dict(self) -> dict:
+        d = {"file": self.file, "line": self.line}
+        if self.note:
+            d["note"] = self.note
+        return d
+
+
+@dataclass
+class Finding:
+    rule: str
+    title: str
+    file: str
+    line: int
+    objects: list[str]
+    evidence: list[Evidence] = field(default_factory=list)
+    severity: str = ""  # defaults to the rule's severity
+    ts_ns: int | None = None
+    task: str | None = None  # "comm-pid" as the trace prints it
+    cpu: int | None = None
+    detail: str = ""  # multi-line explanation (scenario tables, histories)
+    incomplete: str | None = None  # why the trace window is incomplete here, if it is
+    key_objects: list[str] | None = None  # normalised identities for the fingerprint
+    extra: dict = field(default_factory=dict)  # rule-specific structured data
+
+    def __post_init__(self) -> None:
+        r = _rule(self.rule)  # raises KeyError for an unknown rule: rules are table-driven
+        if not self.severity:
+            self.severity = r.severity
+        if self.incomplete and self.severity != "info":
+            # Never drop a finding in an incomplete window: downgrade it one step and say why.
+            self.severity = SEVERITIES[_SEV_RANK[self.severity] - 1]
+
+    @property
+    def fingerprint(self) -> str:
+        """Stable across runs, machines and boots: rule + normalised objects, never addresses."""
+        keys = self.key_objects if self.key_objects is not None else [
+            normalise_object(o) for o in self.objects
+        ]
+        h = hashlib.sha1("\x1f".join([self.rule, *sorted(keys)]).encode()).hexdigest()
+        return h[:16]
+
+    def to_dict(self) -> dict:
+        d = {
+            "rule": self.rule,
+            "severity": self.severity,
+            "title": self.title,
+            "file": self.file,
+            "line": self.line,
+            "ts_ns": self.ts_ns,
+            "task": self.task,
+            "cpu": self.cpu,
+            "objects": list(self.objects),
+            "evidence": [e.to_dict() for e in self.evidence],
+            "fingerprint": self.fingerprint,
+            "incomplete": self.incomplete,
+        }
+        if self.detail:
+            d["detail"] = self.detail
+        if self.extra:
+            d["extra"] = self.extra
+        return d
+
+
+def normalise_object(obj: str) -> str:
+    """Drop the parts of an object string that differ between boots (addresses, offsets)."""
+    s = _SYM_OFF.sub("", obj)
+    s = _ADDR.sub("ADDR", s)
+    return _TASK_PID.sub("", s)

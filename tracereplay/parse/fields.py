@@ -1,0 +1,182 @@
+"""Typed fields of known events, extracted from the body in vectorised passes.
+
+The body formats are the kernel's TP_printk strings (../shared/kernel-spec.md section 2): lock.h,
+dma_fence.h, kmem.h, sched.h, rcu.h, and the kprobe/kretprobe layout of trace_kprobe.c. Each
+family is extracted only on the rows of its events.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+from .grammar import terminal
+
+LOCK_EVENTS = ["lock_acquire", "lock_release", "lock_contended", "lock_acquired"]
+CONTENTION_EVENTS = ["contention_begin", "contention_end"]
+FENCE_EVENTS = [
+    "dma_fence_init", "dma_fence_emit", "dma_fence_enable_signal", "dma_fence_signaled",
+    "dma_fence_destroy", "dma_fence_wait_start", "dma_fence_wait_end",
+    "dma_fence_used_as_dependency",
+    # pre-4.10 names
+    "fence_init", "fence_emit", "fence_enable_signal", "fence_signaled", "fence_destroy",
+    "fence_wait_start", "fence_wait_end",
+]
+KMEM_ALLOC = ["kmalloc", "kmem_cache_alloc", "kmalloc_node", "kmem_cache_alloc_node"]
+KMEM_FREE = ["kfree", "kmem_cache_free"]
+
+# Typed columns and their dtypes: every table has all of them (null where not applicable).
+TYPED: dict[str, pl.DataType] = {
+    "addr": pl.String,
+    "name": pl.String,
+    "trylock": pl.Boolean,
+    "read": pl.Boolean,
+    "lock_flags": pl.String,
+    "ret": pl.Int64,
+    "driver": pl.String,
+    "timeline": pl.String,
+    "context": pl.Int64,
+    "seqno": pl.Int64,
+    "call_site": pl.String,
+    "ptr": pl.String,
+    "bytes_req": pl.Int64,
+    "bytes_alloc": pl.Int64,
+    "gfp_flags": pl.String,
+    "prev_comm": pl.String,
+    "prev_pid": pl.Int64,
+    "prev_state": pl.String,
+    "next_comm": pl.String,
+    "next_pid": pl.Int64,
+    "rcu_name": pl.String,
+    "gp_seq": pl.Int64,
+    "gp_event": pl.String,
+    "probe_site": pl.String,
+    "probe_func": pl.String,
+    "args": pl.String,
+}
+
+
+def _lock() -> list[pl.Expr]:
+    pat = rf"^(?P<addr>{terminal('LOCK_ADDR')}) (?P<try>try )?(?P<rd>read )?(?P<name>.*)$"
+    m = pl.col("body").str.extract_groups(pat)
+    return [
+        m.struct.field("addr").alias("addr"),
+        m.struct.field("name").alias("name"),
+        m.struct.field("try").is_not_null().alias("trylock"),
+        m.struct.field("rd").is_not_null().alias("read"),
+    ]
+
+
+def _contention() -> list[pl.Expr]:
+    pat = rf"^(?P<addr>{terminal('LOCK_ADDR')}) \((?:flags=(?P<flags>[^)]*)|ret=(?P<ret>-?\d+))\)"
+    m = pl.col("body").str.extract_groups(pat)
+    return [
+        m.struct.field("addr").alias("addr"),
+        m.struct.field("flags").alias("lock_flags"),
+        m.struct.field("ret").cast(pl.Int64).alias("ret"),
+    ]
+
+
+def _fence() -> list[pl.Expr]:
+    pat = r"driver=(?P<driver>.*?) timeline=(?P<timeline>.*?) context=(?P<context>\d+) seqno=(?P<seqno>\d+)"
+    m = pl.col("body").str.extract_groups(pat)
+    return [
+        m.struct.field("driver").alias("driver"),
+        m.struct.field("timeline").alias("timeline"),
+        m.struct.field("context").cast(pl.Int64).alias("context"),
+        m.struct.field("seqno").cast(pl.Int64).alias("seqno"),
+    ]
+
+
+def kv(key: str, source: str = "body") -> pl.Expr:
+    """The value of `key=value` in a body (values end at whitespace)."""
+    return pl.col(source).str.extract(rf"(?:^|[\s,(]){key}=(\S+?)(?:,|\s|\)|$)", 1)
+
+
+def _int_kv(key: str) -> pl.Expr:
+    return kv(key).str.extract(r"^(-?\d+)", 1).cast(pl.Int64)
+
+
+def _kmem() -> list[pl.Expr]:
+    return [
+        kv("call_site").alias("call_site"),
+        kv("ptr").alias("ptr"),
+        _int_kv("bytes_req").alias("bytes_req"),
+        _int_kv("bytes_alloc").alias("bytes_alloc"),
+        kv("gfp_flags").alias("gfp_flags"),
+        kv("name").alias("name"),
+    ]
+
+
+def _sched_switch() -> list[pl.Expr]:
+    pat = (
+        r"prev_comm=(?P<pc>.*?) prev_pid=(?P<pp>-?\d+) .*?prev_state=(?P<ps>\S+) ==> "
+        r"next_comm=(?P<nc>.*?) next_pid=(?P<np>-?\d+)"
+    )
+    m = pl.col("body").str.extract_groups(pat)
+    return [
+        m.struct.field("pc").alias("prev_comm"),
+        m.struct.field("pp").cast(pl.Int64).alias("prev_pid"),
+        m.struct.field("ps").alias("prev_state"),
+        m.struct.field("nc").alias("next_comm"),
+        m.struct.field("np").cast(pl.Int64).alias("next_pid"),
+    ]
+
+
+def _rcu_gp() -> list[pl.Expr]:
+    m = pl.col("body").str.extract_groups(r"^(?P<n>\S+) (?P<s>-?\d+) (?P<e>\S+)")
+    return [
+        m.struct.field("n").alias("rcu_name"),
+        m.struct.field("s").cast(pl.Int64).alias("gp_seq"),
+        m.struct.field("e").alias("gp_event"),
+    ]
+
+
+def _probe() -> list[pl.Expr]:
+    pat = (
+        rf"^\((?P<site>{terminal('PROBE_SITE')})(?: <- (?P<func>{terminal('PROBE_FUNC')}))?\)"
+        r"(?: (?P<args>.*))?$"
+    )
+    m = pl.col("body").str.extract_groups(pat)
+    site = m.struct.field("site")
+    return [
+        site.alias("probe_site"),
+        # For an entry probe the probed function is the site's symbol without offset/module.
+        pl.coalesce(m.struct.field("func"), site.str.extract(r"^([^+\s]+)", 1)).alias("probe_func"),
+        m.struct.field("args").alias("args"),
+    ]
+
+
+FAMILIES: list[tuple[pl.Expr, list[pl.Expr]]] = []
+
+
+def _families() -> list[tuple[pl.Expr, list[pl.Expr]]]:
+    if not FAMILIES:
+        ev = pl.col("event")
+        FAMILIES.extend([
+            (ev.is_in(LOCK_EVENTS), _lock()),
+            (ev.is_in(CONTENTION_EVENTS), _contention()),
+            (ev.is_in(FENCE_EVENTS), _fence()),
+            (ev.is_in(KMEM_ALLOC + KMEM_FREE), _kmem()),
+            (ev == "sched_switch", _sched_switch()),
+            (ev == "rcu_grace_period", _rcu_gp()),
+            (pl.col("body").str.starts_with("("), _probe()),
+        ])
+    return FAMILIES
+
+
+def add_typed_fields(df: pl.DataFrame) -> pl.DataFrame:
+    """Add every TYPED column; each family's patterns run only on that family's rows."""
+    df = df.with_row_index("_row")
+    done = []
+    rest = df
+    for cond, exprs in _families():
+        mask = rest.select(cond.fill_null(False)).to_series()
+        sub = rest.filter(mask)
+        rest = rest.filter(~mask)
+        if len(sub):
+            done.append(sub.with_columns(exprs))
+    done.append(rest)
+    out = pl.concat(done, how="diagonal_relaxed").sort("_row").drop("_row")
+    return out.with_columns(
+        [pl.lit(None, dtype).alias(c) for c, dtype in TYPED.items() if c not in out.columns]
+    ).with_columns([pl.col(c).cast(t) for c, t in TYPED.items()])

@@ -1,0 +1,227 @@
+"""Parse ftrace text into the canonical event table.
+
+Two paths, one grammar (grammars/ftrace.lark): the regular event line is taken in bulk by a
+polars pattern built from the grammar's terminals; every other line (headers, markers, lines
+without a task column, latency-format lines, and anything odd) goes through the lark parser.
+Every input line ends up counted as an event, a known non-event, or a malformed line.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+import polars as pl
+from lark import Token, Tree
+from lark.exceptions import UnexpectedInput
+
+from .grammar import body_patterns, event_line_pattern, ftrace_parser
+
+# Columns every parse path produces, before typing.
+BASE = ["line", "comm", "pid", "tgid", "cpu", "flags", "ts", "event", "body"]
+
+# Known non-event kinds, by the grammar rule that recognised them.
+NON_EVENT_RULES = {
+    "comment_line": "comment",
+    "lost_line": "lost",
+    "dropped_line": "lost",
+    "buffer_started_line": "buffer_started",
+    "preamble_line": "preamble",
+    "cpu_empty_line": "preamble",
+    "stack_frame_line": "stack_frame",
+    "funcgraph_line": "function_graph",
+    "blank_line": "blank",
+}
+
+_HTML_START = re.compile(r"^\s*<(!DOCTYPE html|html)", re.I)
+
+
+@dataclass
+class Marker:
+    """A known non-event line that says something about the trace's completeness."""
+
+    line: int
+    kind: str  # lost | buffer_started | overwritten
+    cpu: int | None
+    count: int | None
+    text: str
+
+
+@dataclass
+class ParsedFile:
+    file: str
+    lines: int
+    events: pl.DataFrame  # BASE columns, file order, untyped strings
+    non_events: dict[str, int] = field(default_factory=dict)
+    malformed: list[tuple[int, str]] = field(default_factory=list)
+    markers: list[Marker] = field(default_factory=list)
+    entries: tuple[int, int] | None = None  # entries-in-buffer / entries-written
+    cpus_header: int | None = None
+
+
+def split_lines(text: str) -> pl.Series:
+    """Lines of the text (CRLF tolerated); a final newline does not start another line."""
+    s = pl.Series("raw", [text], dtype=pl.String).str.split("\n").explode()
+    if text.endswith("\n"):
+        s = s.head(len(s) - 1)
+    return s.str.strip_suffix("\r")
+
+
+def is_html(raw: pl.Series) -> bool:
+    """Systrace/Perfetto HTML wraps the ftrace text in markup, scripts and JSON."""
+    return any(_HTML_START.match(h or "") for h in raw.head(20).to_list())
+
+
+def parse_text(text: str, file: str) -> ParsedFile:
+    raw = split_lines(text)
+    n = len(raw)
+    df = pl.DataFrame({"line": pl.int_range(1, n + 1, eager=True, dtype=pl.UInt32), "raw": raw})
+    non_events: dict[str, int] = {}
+
+    pre = df.with_columns(pl.col("raw").str.extract_groups(event_line_pattern()).alias("m")).unnest("m")
+    hit = pre.filter(pl.col("comm").is_not_null())
+    parts = []
+    pending = hit.select("line", "rest")
+    for shape, pattern in body_patterns():
+        got = pending.with_columns(pl.col("rest").str.extract_groups(pattern).alias("b")).unnest("b")
+        ok = pl.col("body").is_not_null()
+        taken = got.filter(ok)
+        if "event" not in taken.columns:
+            taken = taken.with_columns(pl.lit(None, pl.String).alias("event"))
+        parts.append(taken.select("line", _event_name(shape), "body"))
+        pending = got.filter(~ok).select("line", "rest")
+    fast = pl.concat(parts).join(hit.drop("rest", "raw"), on="line")
+
+    slow_lines = set(pending["line"].to_list())
+    slow = pre.filter(pl.col("comm").is_null() | pl.col("line").is_in(list(slow_lines)))
+    fast = fast.filter(~pl.col("line").is_in(list(slow_lines)))
+
+    result = ParsedFile(file=file, lines=n, events=pl.DataFrame(), non_events=non_events)
+    slow_rows = _parse_slow(slow.select("line", "raw").iter_rows(), result)
+    if is_html(raw) and result.malformed:
+        # In an HTML wrapper, what is neither an event nor a known ftrace line is the wrapper
+        # itself (markup, JavaScript, CSS, JSON): count it as such, by line.
+        result.non_events["html"] = result.non_events.get("html", 0) + len(result.malformed)
+        result.malformed = []
+    slow_df = pl.DataFrame(slow_rows, schema={c: (pl.UInt32 if c == "line" else pl.String) for c in BASE}, orient="row")
+    result.events = pl.concat([fast.select(BASE), slow_df]).sort("line")
+    return result
+
+
+def _event_name(shape: str) -> pl.Expr:
+    """Event names for bodies that print none: the kernel's own event names for them."""
+    if shape == "named":
+        return pl.col("event")
+    if shape == "function":
+        return pl.lit("function").alias("event")
+    if shape == "syscall_exit":
+        return (pl.lit("sys_exit_") + pl.col("event").str.strip_prefix("sys_")).alias("event")
+    if shape == "syscall_enter":
+        return (pl.lit("sys_enter_") + pl.col("event").str.strip_prefix("sys_")).alias("event")
+    return (
+        pl.when(pl.col("body").str.starts_with("<user"))
+        .then(pl.lit("user_stack"))
+        .otherwise(pl.lit("kernel_stack"))
+        .alias("event")
+    )
+
+
+_PREFIX_RE: dict[str, re.Pattern] = {}
+
+
+def _prefix_fields(tok: Token) -> dict[str, str | None]:
+    """Split a prefix token into its named parts with the same grammar-built pattern."""
+    if not _PREFIX_RE:
+        from .grammar import terminal as t
+
+        flags, ts, cpu = t("FLAGS"), t("TIMESTAMP"), t("CPU")
+        _PREFIX_RE["EVENT_PREFIX"] = re.compile(event_line_pattern().replace("(?P<rest>.*)$", ""))
+        _PREFIX_RE["CPU_ONLY_PREFIX"] = re.compile(
+            rf"^{t('LEAD')}\[(?P<cpu>{cpu})\]\s+(?:(?P<flags>{flags})\s+)?(?P<ts>{ts}):"
+        )
+        _PREFIX_RE["TS_ONLY_PREFIX"] = re.compile(rf"^{t('LEAD')}(?P<ts>{ts}):")
+        _PREFIX_RE["LAT_PREFIX"] = re.compile(
+            rf"^{t('LEAD')}(?:{t('DMESG_STAMP')}{t('LEAD')})?(?P<comm>{t('COMM')})-(?P<pid>{t('PID')})\s+"
+            rf"(?P<cpu>{cpu})(?P<flags>{flags})\s+(?P<lat_us>\d+)us"
+        )
+    m = _PREFIX_RE[tok.type].match(str(tok))
+    assert m is not None, tok  # the lexer matched the same pattern
+    d = m.groupdict()
+    if "lat_us" in d:
+        # latency format prints microseconds since the trace start
+        d["ts"] = f"{int(d.pop('lat_us')) // 1_000_000}.{int(m['lat_us']) % 1_000_000:06d}"
+    return d
+
+
+def _body_fields(tree: Tree | None) -> tuple[str | None, str]:
+    if tree is None:
+        return None, ""
+    toks = [str(c) for c in tree.children]
+    if tree.data == "named_body":
+        return toks[0][:-1], toks[1] if len(toks) > 1 else ""
+    shape = tree.data.removesuffix("_body")
+    m = re.match(dict(body_patterns())[shape], toks[0])
+    assert m is not None, toks  # the lexer matched the same terminal
+    name = m.groupdict().get("event")
+    if shape == "syscall_exit":
+        return "sys_exit_" + name.removeprefix("sys_"), m["body"]
+    if shape == "syscall_enter":
+        return "sys_enter_" + name.removeprefix("sys_"), m["body"]
+    if shape == "function":
+        return "function", m["body"]
+    return ("user_stack" if toks[0].startswith("<user") else "kernel_stack"), m["body"]
+
+
+_LOST_RE = re.compile(r"CPU:(\d+) \[(?:LOST )?(\d+)?")
+_BUF_RE = re.compile(r"CPU (\d+) buffer started")
+_ENTRIES_RE = re.compile(r"entries-in-buffer/entries-written:\s*(\d+)/(\d+)(?:\s+#P:(\d+))?")
+_CPUS_RE = re.compile(r"cpus=(\d+)")
+
+
+def _parse_slow(rows, result: ParsedFile) -> list[tuple]:
+    """Lines the vectorised pattern did not take, through the lark parser."""
+    parser = ftrace_parser()
+    out: list[tuple] = []
+    for line, raw in rows:
+        try:
+            tree = parser.parse(raw)
+        except UnexpectedInput as e:
+            result.malformed.append((line, _reason(raw, e)))
+            continue
+        node = tree.children[0]
+        rule = node.data
+        if rule in ("event_line", "latency_line"):
+            prefix = node.children[0]
+            d = _prefix_fields(prefix)
+            ev, body = _body_fields(node.children[1] if len(node.children) > 1 else None)
+            if ev is None:
+                result.malformed.append((line, "event line without an event body"))
+                continue
+            out.append((line, d.get("comm"), d.get("pid"), d.get("tgid"), d.get("cpu"), d.get("flags"), d["ts"], ev, body))
+            continue
+        kind = NON_EVENT_RULES[rule]
+        result.non_events[kind] = result.non_events.get(kind, 0) + 1
+        text = raw.strip()
+        if rule in ("lost_line", "dropped_line"):
+            m = _LOST_RE.search(text)
+            result.markers.append(Marker(line, "lost", int(m[1]), int(m[2]) if m[2] else None, text))
+        elif rule == "buffer_started_line":
+            result.markers.append(Marker(line, "buffer_started", int(_BUF_RE.search(text)[1]), None, text))
+        elif rule == "comment_line" and (m := _ENTRIES_RE.search(text)):
+            result.entries = (int(m[1]), int(m[2]))
+            if m[3]:
+                result.cpus_header = int(m[3])
+            if int(m[1]) < int(m[2]):
+                result.markers.append(Marker(line, "overwritten", None, int(m[2]) - int(m[1]), text))
+        elif rule == "preamble_line" and (m := _CPUS_RE.search(text)):
+            result.cpus_header = int(m[1])
+    return out
+
+
+def _reason(raw: str, e: UnexpectedInput) -> str:
+    col = getattr(e, "column", None)
+    snippet = raw.strip()
+    if len(snippet) > 60:
+        snippet = snippet[:57] + "..."
+    where = f" at column {col}" if isinstance(col, int) and col > 0 else ""
+    return f"not an ftrace line{where}: {snippet!r}"

@@ -1,0 +1,80 @@
+"""Load grammars/ftrace.lark and build, from its own terminals, the vectorised line pattern.
+
+The grammar is the single source of truth for the format. The regular event line is parsed in
+bulk by polars with a pattern composed here from the grammar's terminal definitions (COMM, PID,
+TGID, CPU, FLAGS, TIMESTAMP, EVENT_NAME, ...); every line that pattern does not take goes
+through the LALR parser built from the same grammar.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from importlib import resources
+from pathlib import Path
+
+from lark import Lark
+from lark.load_grammar import load_grammar
+
+
+def grammar_text(name: str) -> str:
+    """The text of grammars/<name>.lark, from the installed package or the source tree."""
+    try:
+        return (resources.files("tracereplay.grammars") / f"{name}.lark").read_text("utf-8")
+    except (ModuleNotFoundError, FileNotFoundError):
+        src = Path(__file__).resolve().parents[2] / "grammars" / f"{name}.lark"
+        return src.read_text("utf-8")
+
+
+@cache
+def ftrace_parser() -> Lark:
+    return Lark(grammar_text("ftrace"), parser="lalr", lexer="contextual")
+
+
+@cache
+def _terminals(name: str) -> dict[str, str]:
+    # Lark drops terminals that no rule uses from its lexer; compile them all here so pieces
+    # such as COMM or PID (used only inside EVENT_PREFIX) keep their definitions.
+    grammar, _ = load_grammar(grammar_text(name), f"<{name}.lark>", [], False)
+    names = {n for n, _ in grammar.term_defs}
+    terms, _, _ = grammar.compile(["start"], names)
+    return {t.name: t.pattern.to_regexp() for t in terms}
+
+
+def terminal(name: str, grammar: str = "ftrace") -> str:
+    """The regular expression lark compiled for one terminal of a grammar."""
+    return _terminals(grammar)[name]
+
+
+@cache
+def event_line_pattern() -> str:
+    """EVENT_PREFIX of the grammar with named groups, then the rest of the line.
+
+    Mirrors ``EVENT_PREFIX: LEAD COMM "-" PID /\\s+/ ("(" /\\s*/ TGID ")" /\\s+/)? "[" CPU "]"
+    /\\s+/ (FLAGS /\\s+/)? TIMESTAMP ":"`` followed by ``_SP? body?``; a test checks that the two
+    accept the same prefixes.
+    """
+    t = terminal
+    return (
+        rf"^{t('LEAD')}(?P<comm>{t('COMM')})-(?P<pid>{t('PID')})\s+"
+        rf"(?:\(\s*(?P<tgid>{t('TGID')})\)\s+)?"
+        rf"\[(?P<cpu>{t('CPU')})\]\s+(?:(?P<flags>{t('FLAGS')})\s+)?"
+        rf"(?P<ts>{t('TIMESTAMP')}):(?:{t('_SP')})?(?P<rest>.*)$"
+    )
+
+
+@cache
+def body_patterns() -> list[tuple[str, str]]:
+    """(shape, pattern) for the body shapes, in the lexer's priority order.
+
+    Each pattern yields groups ``event`` (absent for function calls and stack marks) and
+    ``body``.
+    """
+    t = terminal
+    name = t("EVENT_NAME")
+    return [
+        ("named", rf"^(?P<event>{name}):(?:{t('_SP')})?(?P<body>(?:{t('REST')})?)$"),
+        ("function", rf"^(?P<body>{t('FUNCTION_CALL')})$"),
+        ("syscall_exit", rf"^(?P<event>{name}) -> (?P<body>.+)$"),
+        ("syscall_enter", rf"^(?P<event>{name})(?P<body>\(.*\))$"),
+        ("stack", rf"^(?P<body>{t('STACK_MARK')})$"),
+    ]

@@ -1,0 +1,185 @@
+"""The canonical event table: one polars DataFrame for one capture, plus what we know of its health.
+
+Columns (exported under these names): ``file``, ``line``, ``ts_ns``, ``cpu``, ``pid``, ``tgid``,
+``comm``, the decoded irq-info flags (``irqs_off``, ``bh_off``, ``need_resched``, ``hardirq``,
+``softirq``, ``nmi``, ``preempt_depth``, ``migrate_disable``; null without an irq-info column),
+``event``, ``body``, and the typed fields of known events (see parse/fields.py).
+The table is in timestamp order (stable, so equal stamps keep file order).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import polars as pl
+
+from .errors import InputError
+from .io import display_name, read_text
+from .parse.fields import TYPED, add_typed_fields
+from .parse.ftrace import Marker, ParsedFile, parse_text
+
+BASE_COLUMNS = [
+    "file", "line", "ts_ns", "cpu", "pid", "tgid", "comm",
+    "irqs_off", "bh_off", "need_resched", "hardirq", "softirq", "nmi", "preempt_depth", "migrate_disable",
+    "event", "body",
+]
+COLUMNS = BASE_COLUMNS + list(TYPED)
+
+HEALTH_SCHEMA = {
+    "file": pl.String,
+    "kind": pl.String,  # lost | overwritten | buffer_started | time_backwards
+    "cpu": pl.Int64,  # null: every CPU
+    "start_ns": pl.Int64,  # null: from the start of the trace
+    "end_ns": pl.Int64,  # null: to the end of the trace
+    "line": pl.Int64,
+    "detail": pl.String,
+}
+
+
+@dataclass
+class FileInfo:
+    """Line accounting and shape of one input file."""
+
+    path: str
+    lines: int
+    events: int
+    non_events: dict[str, int]
+    malformed: list[tuple[int, str]]
+    clock: str  # "ns" (sec.usec / sec.nsec stamps) or "counter" (raw counter clocks)
+    entries: tuple[int, int] | None
+    cpus_header: int | None
+    out_of_order: int
+
+    @property
+    def accounted(self) -> bool:
+        return self.events + sum(self.non_events.values()) + len(self.malformed) == self.lines
+
+
+@dataclass
+class TraceTable:
+    events: pl.DataFrame
+    files: list[FileInfo] = field(default_factory=list)
+    health: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=HEALTH_SCHEMA))
+
+    def incomplete_at(self, file: str, ts_ns: int | None, cpu: int | None = None) -> str | None:
+        """Why the trace is incomplete at this time (and CPU), or None where it is complete."""
+        if ts_ns is None or self.health.is_empty():
+            return None
+        for w in self.health.iter_rows(named=True):
+            if w["file"] != file:
+                continue
+            if w["cpu"] is not None and cpu is not None and w["cpu"] != cpu and w["kind"] == "lost":
+                continue
+            lo = w["start_ns"] if w["start_ns"] is not None else -(2**63)
+            hi = w["end_ns"] if w["end_ns"] is not None else 2**63 - 1
+            if lo <= ts_ns <= hi:
+                return f"{w['kind']} ({w['detail']}, {w['file']}:{w['line']})"
+        return None
+
+
+def _decode_flags() -> list[pl.Expr]:
+    f = pl.col("flags")
+    c = [f.str.slice(i, 1) for i in range(5)]
+    return [
+        c[0].is_in(["d", "D", "X"]).alias("irqs_off"),
+        c[0].is_in(["D", "b"]).alias("bh_off"),
+        (c[1] != ".").alias("need_resched"),
+        c[2].is_in(["h", "H", "Z"]).alias("hardirq"),
+        c[2].is_in(["s", "H"]).alias("softirq"),
+        c[2].is_in(["z", "Z"]).alias("nmi"),
+        c[3].replace(".", "0").str.to_integer(base=16, strict=False).cast(pl.Int8).alias("preempt_depth"),
+        pl.when(f.str.len_chars() >= 5)
+        .then(c[4].replace(".", "0").str.to_integer(base=16, strict=False))
+        .cast(pl.Int8)
+        .alias("migrate_disable"),
+    ]
+
+
+def _ts_ns() -> pl.Expr:
+    ts = pl.col("ts")
+    parts = ts.str.split_exact(".", 1)
+    sec = parts.struct.field("field_0").cast(pl.Int64)
+    frac = parts.struct.field("field_1").str.pad_end(9, "0").str.slice(0, 9).cast(pl.Int64)
+    return pl.when(ts.str.contains(".", literal=True)).then(sec * 1_000_000_000 + frac).otherwise(sec)
+
+
+def typed_events(parsed: ParsedFile, file: str) -> pl.DataFrame:
+    """Base columns as strings -> the canonical typed table for one file, in file order."""
+    df = parsed.events.with_columns(
+        pl.lit(file).alias("file"),
+        pl.col("pid").cast(pl.Int64),
+        pl.when(pl.col("tgid").str.contains(r"^\d+$")).then(pl.col("tgid")).cast(pl.Int64).alias("tgid"),
+        pl.col("cpu").cast(pl.Int64),
+        _ts_ns().alias("ts_ns"),
+        pl.col("line").cast(pl.Int64),
+    ).with_columns(_decode_flags())
+    flag_cols = ["irqs_off", "bh_off", "need_resched", "hardirq", "softirq", "nmi"]
+    df = df.with_columns([pl.when(pl.col("flags").is_not_null()).then(pl.col(c)).alias(c) for c in flag_cols])
+    df = add_typed_fields(df)
+    return df.select(COLUMNS)
+
+
+
+
+def _health(file: str, df: pl.DataFrame, markers: list[Marker]) -> list[dict]:
+    """Windows where the trace is incomplete, from markers and from the stamps themselves."""
+    rows: list[dict] = []
+    for m in markers:
+        if m.kind == "overwritten":
+            # The oldest events were overwritten on some CPU: nothing before the latest first
+            # event of any CPU can be trusted to be complete.
+            firsts = df.group_by("cpu").agg(pl.col("ts_ns").min())["ts_ns"]
+            end = int(firsts.max()) if len(firsts) else None
+            rows.append(dict(file=file, kind="overwritten", cpu=None, start_ns=None, end_ns=end,
+                             line=m.line, detail=f"ring buffer overwrote {m.count} events"))
+            continue
+        on_cpu = df.filter(pl.col("cpu") == m.cpu)
+        before = on_cpu.filter(pl.col("line") < m.line)["ts_ns"]
+        after = on_cpu.filter(pl.col("line") > m.line)["ts_ns"]
+        start = int(before.max()) if m.kind == "lost" and len(before) else None
+        end = int(after.min()) if len(after) else None
+        what = f"{m.count} events lost" if m.count is not None else "events lost"
+        if m.kind == "buffer_started":
+            what = "older data of this CPU overwritten"
+        rows.append(dict(file=file, kind=m.kind, cpu=m.cpu, start_ns=start, end_ns=end, line=m.line,
+                         detail=f"CPU {m.cpu}: {what}"))
+    back = (
+        df.with_columns(prev=pl.col("ts_ns").shift(1).over("cpu"))
+        .filter(pl.col("ts_ns") < pl.col("prev"))
+        .select("cpu", "ts_ns", "prev", "line")
+    )
+    for cpu, ts, prev, line in back.iter_rows():
+        rows.append(dict(file=file, kind="time_backwards", cpu=cpu, start_ns=ts, end_ns=prev, line=line,
+                         detail=f"CPU {cpu}: time went back by {prev - ts} ns"))
+    return rows
+
+
+def build_table(parsed: list[tuple[str, ParsedFile]]) -> TraceTable:
+    frames, infos, health = [], [], []
+    for file, p in parsed:
+        df = typed_events(p, file)
+        ooo = int(df.select((pl.col("ts_ns") < pl.col("ts_ns").cum_max().shift(1)).sum()).item() or 0)
+        clock = "ns"
+        if len(df) and not p.events["ts"].str.contains(".", literal=True).any():
+            clock = "counter"
+        infos.append(FileInfo(file, p.lines, len(df), dict(p.non_events), list(p.malformed), clock,
+                              p.entries, p.cpus_header, ooo))
+        health.extend(_health(file, df, p.markers))
+        frames.append(df)
+    events = pl.concat(frames) if frames else pl.DataFrame(schema={c: pl.String for c in COLUMNS})
+    events = events.sort("ts_ns", maintain_order=True, nulls_last=False)
+    return TraceTable(events, infos, pl.DataFrame(health, schema=HEALTH_SCHEMA))
+
+
+def parse_file(path: str, *, require_events: bool = True) -> tuple[str, ParsedFile]:
+    name = display_name(path)
+    p = parse_text(read_text(path), name)
+    if require_events and p.events.is_empty():
+        first_bad = p.malformed[0][0] if p.malformed else None
+        raise InputError(name, f"no trace event in {p.lines} lines (not ftrace text?)", line=first_bad)
+    return name, p
+
+
+def load_table(paths: list[str], *, require_events: bool = True) -> TraceTable:
+    """Read, parse and type one capture (one or more files of it) into the canonical table."""
+    return build_table([parse_file(p, require_events=require_events) for p in paths])
