@@ -17,6 +17,7 @@ COMMAND_MODULES = [
     "parse_cmd",
     "info_cmd",
     "check_cmd",
+    "dmesg_cmd",
 ]
 
 

@@ -67,13 +67,14 @@ GLOBAL_SKIP = [
     "usb_kill_urb", "usb_kill_anchored_urbs", "usb_control_msg", "usb_hcd_submit_urb",
     "usb_submit_urb", "^complete$", "wait_for_completion", "^kv?free$", "kfree_skb",
     "readb$", "readw$", "readl$", "readq$", "__crc32c_le", "xa_",
-    "should_fail", "rcu_lockdep_current_cpu_online",
+    "should_fail", "rcu_lockdep_current_cpu_online", "dump_backtrace", "show_stack",
+    "walk_stackframe", "arch_stack_walk", "stack_trace_save", "trace_hardirqs",
+    "debug_check_no_locks", "^print_", "^_?raw_", "__might_resched",
 ]
 
 # Syscall entry prefixes stripped from a key frame.
-STRIP_PREFIXES = ["__do_sys_", "____sys_", "___sys_", "__sys_", "__se_sys_", "__x64_sys_",
-                  "__ia32_sys_", "__arm64_sys_", "SYSC_", "SyS_", "compat_SYSC_",
-                  "compat_SyS_", "ksys_"]
+STRIP_PREFIXES = ["__x64_", "__ia32_", "__arm64_", "__riscv_", "__se_", "__do_", "SYSC_",
+                  "SyS_", "compat_SYSC_", "compat_SyS_"]
 
 STACK_START = [re.compile(p) for p in (
     r"Call Trace", r"Call trace:", r"Allocated:", r"Allocated by task [0-9]+",
