@@ -265,5 +265,6 @@ def _build(lines: list[Line], start: int, oops: titles.Oops,
                  corrupted_reason=reason or None, file=file, line=head.no,
                  end_line=body_used[-1].no if body_used else head.no, timestamp=head.ts,
                  text="\n".join(ln.text for ln in body_used))
-    _fill_structure(rep, [ln.text for ln in body_used])
+    _fill_structure(rep, [ln.text for ln in prefix[-3:] if "refcount_t: " in ln.text]
+                    + [ln.text for ln in body_used])
     return rep, (second or len(lines))
