@@ -42,7 +42,7 @@ class Line:
 def split_prefix(raw: str) -> tuple[str, float | None, str | None, bool]:
     """(message, stamp, caller id, had prefix) of one physical line."""
     m = grammar.prefix_regexp().match(raw)
-    if m is None or m.end() == 0:
+    if m is None or not any(m.groupdict().values()):
         return raw, None, None, False
     ts = float(m["ts"]) if m["ts"] else None
     return raw[m.end():], ts, m["caller"], True
@@ -66,6 +66,7 @@ def read_lines(text: str) -> list[Line]:
     out: list[Line] = []
     last_by_context: dict[str, int] = {}
     raw_prev = ""
+    prefix_len = 0
     for no, raw in enumerate(physical, start=1):
         raw = raw.rstrip("\r").replace("\t", "        ")
         msg, ts, caller, prefixed = split_prefix(raw)
@@ -83,6 +84,14 @@ def read_lines(text: str) -> list[Line]:
                 out[idx].text += msg.strip()
                 raw_prev = raw
                 continue
+        if not prefixed and out and out[-1].prefixed and prefix_len > 0 \
+                and raw.startswith(" " * prefix_len) and raw.strip():
+            # later line of a multi-line record: the console indents it under the prefix
+            indent = len(raw) - len(raw.lstrip(" "))
+            msg = raw[min(indent, prefix_len + 1):]
+            ts, caller, prefixed = out[-1].ts, out[-1].caller, True
+        elif prefixed:
+            prefix_len = len(raw) - len(msg)
         line = Line(no, msg, ts, caller, prefixed,
                     prefixed and ts is not None and bool(_QUESTIONABLE.search(raw))
                     and "<EOI>" not in raw)
