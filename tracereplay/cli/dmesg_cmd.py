@@ -7,7 +7,7 @@ import sys
 
 import click
 
-from ..kernlog import Report, read_log
+from tracereplay.kernlog import Report, read_log
 
 
 def _text(rep: Report) -> str:
