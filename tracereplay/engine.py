@@ -1,0 +1,172 @@
+"""The replay engine: drives model operations, in trace order, through the shadow models.
+
+The mapping turns events into operations in vectorised passes (one per mapping entry); the
+engine then merges them into one stream ordered like the event table and calls each model's
+handler with the row index and the operands. Models read per-event context (task, cpu, irq
+flags, time, file:line) from ``Replay`` by row index; they never see text.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+
+import polars as pl
+
+from .findings import Evidence, Finding
+from .mapping import MapEntry, condition, load_mappings, operand, validate
+from .table import TraceTable
+
+
+class Replay:
+    """Per-event context shared by the models, indexed by row of the event table."""
+
+    def __init__(self, table: TraceTable) -> None:
+        ev = table.events
+        self.table = table
+        self.file: list[str] = ev["file"].to_list()
+        self.line: list[int] = ev["line"].to_list()
+        self.ts: list[int | None] = ev["ts_ns"].to_list()
+        self.cpu: list[int | None] = ev["cpu"].to_list()
+        self.pid: list[int | None] = ev["pid"].to_list()
+        self.comm: list[str | None] = ev["comm"].to_list()
+        self.irqs_off: list[bool | None] = ev["irqs_off"].to_list()
+        self.bh_off: list[bool | None] = ev["bh_off"].to_list()
+        self.hardirq: list[bool | None] = ev["hardirq"].to_list()
+        self.softirq: list[bool | None] = ev["softirq"].to_list()
+        self.nmi: list[bool | None] = ev["nmi"].to_list()
+        self.event: list[str] = ev["event"].to_list()
+        self.findings: list[Finding] = []
+
+    # -- context helpers --------------------------------------------------------------------
+    def task(self, i: int) -> str:
+        comm = self.comm[i] if self.comm[i] is not None else "?"
+        return f"{comm}-{self.pid[i]}" if self.pid[i] is not None else comm
+
+    def context(self, i: int) -> tuple:
+        """Who owns locks taken at this event: the interrupt on its CPU, else the task.
+
+        Locks taken in interrupt context belong to that interrupt, not to the interrupted
+        task's stack. pid 0 is a per-CPU idle task.
+        """
+        if self.nmi[i]:
+            return ("nmi", self.cpu[i])
+        if self.hardirq[i]:
+            return ("hardirq", self.cpu[i])
+        if self.softirq[i]:
+            return ("softirq", self.cpu[i])
+        pid = self.pid[i]
+        if pid == 0 or pid is None:
+            return ("idle", self.cpu[i])
+        return ("task", pid)
+
+    def context_name(self, ctx: tuple, i: int) -> str:
+        if ctx[0] == "task" or ctx[0] == "idle":
+            return self.task(i)
+        return f"{ctx[0]} on CPU {ctx[1]} (interrupting {self.task(i)})"
+
+    def evidence(self, i: int, note: str = "") -> Evidence:
+        return Evidence(self.file[i], self.line[i], note)
+
+    def where(self, i: int) -> str:
+        return f"{self.file[i]}:{self.line[i]}"
+
+    def incomplete(self, i: int) -> str | None:
+        return self.table.incomplete_at(self.file[i], self.ts[i], self.cpu[i])
+
+    def emit(self, rule: str, i: int, title: str, objects: list[str], evidence: Iterable[Evidence] = (),
+             **kw) -> Finding:
+        """Record a finding triggered by event i; a finding in an incomplete window says so."""
+        f = Finding(
+            rule=rule,
+            title=title,
+            file=self.file[i],
+            line=self.line[i],
+            objects=objects,
+            evidence=list(evidence),
+            ts_ns=self.ts[i],
+            task=self.task(i),
+            cpu=self.cpu[i],
+            incomplete=kw.pop("incomplete", None) or self.incomplete(i),
+            **kw,
+        )
+        self.findings.append(f)
+        return f
+
+
+class Model:
+    """A shadow model. OPS maps each operation it consumes to the operands it needs; for an
+    operation ``fence.signal`` the model defines ``op_signal(self, i, *operands)``."""
+
+    name = "model"
+    OPS: dict[str, tuple[str, ...]] = {}
+
+    def __init__(self, replay: Replay) -> None:
+        self.r = replay
+
+    def handler(self, op: str) -> Callable:
+        return getattr(self, "op_" + op.split(".", 1)[1])
+
+    def finish(self) -> None:
+        """End of trace: report what is still open."""
+
+
+def all_model_classes() -> list[type[Model]]:
+    from .models import MODEL_CLASSES
+
+    return list(MODEL_CLASSES)
+
+
+def known_ops(models: list[type[Model]] | None = None) -> dict[str, tuple[str, ...]]:
+    ops: dict[str, tuple[str, ...]] = {}
+    for m in models or all_model_classes():
+        ops.update(m.OPS)
+    return ops
+
+
+def operations(table: TraceTable, entries: list[MapEntry], ops: dict[str, tuple[str, ...]]):
+    """Per mapping entry: (op, row indices, operand lists), each in table order."""
+    ev = table.events
+    present = set(ev["event"].unique().to_list())
+    out = []
+    idx = pl.int_range(pl.len(), dtype=pl.UInt32).alias("_i")
+    for e in entries:
+        if e.event not in present or e.op not in ops:
+            continue
+        cond = pl.col("event") == e.event
+        if e.where:
+            cond = cond & condition(e.where).fill_null(False)
+        names = ops[e.op]
+        sub = ev.select(idx, cond.alias("_c"), *[operand(e.fields[n]).alias(n) for n in names]).filter("_c")
+        if sub.is_empty():
+            continue
+        out.append((e.op, sub["_i"], [sub[n].to_list() for n in names]))
+    return out
+
+
+def replay(table: TraceTable, *, mappings: list[str] | None = None,
+           models: list[type[Model]] | None = None) -> list[Finding]:
+    """Run every model over the trace and return the findings, in trace order."""
+    classes = models or all_model_classes()
+    ops = known_ops(classes)
+    entries = load_mappings(mappings)
+    validate(entries, known_ops(), table.events.columns)
+    r = Replay(table)
+    instances = [cls(r) for cls in classes]
+    owner = {op: m for m in instances for op in m.OPS}
+    groups = operations(table, entries, ops)
+    if groups:
+        handlers = [owner[op].handler(op) for op, _, _ in groups]
+        rows = [list(zip(*cols, strict=True)) for _, _, cols in groups]
+        order = (
+            pl.concat([
+                pl.DataFrame({"i": ix, "g": pl.repeat(g, len(ix), dtype=pl.UInt32, eager=True),
+                              "p": pl.int_range(len(ix), dtype=pl.UInt32, eager=True)})
+                for g, (_, ix, _) in enumerate(groups)
+            ])
+            .sort(["i", "g"])
+        )
+        for i, g, p in zip(order["i"].to_list(), order["g"].to_list(), order["p"].to_list(), strict=True):
+            handlers[g](i, *rows[g][p])
+    for m in instances:
+        m.finish()
+    return sorted(r.findings, key=lambda f: (f.file, f.line, f.rule))

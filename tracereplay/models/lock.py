@@ -1,0 +1,475 @@
+"""The lock model: lockdep's checks, replayed over lock_acquire/lock_release, never switched off.
+
+Semantics follow kernel/locking/lockdep.c: per-context held-lock stacks (an interrupt's locks
+belong to the interrupt, not to the task it interrupted), a class dependency graph fed the way
+check_prevs_add() feeds it, cycle search with the strong-path rule for read acquisitions, and
+irq usage states from the irq-info flags.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+
+from ..engine import Model, Replay
+from ..findings import Evidence
+
+# lockdep maps acquired with check=0 (rcu_lock_acquire and friends): lockdep never validates
+# them, so they add no dependency and no irq usage.
+_NO_CHECK_PREFIXES = ("rcu_read_lock", "rcu_callback", "rcu_lock")
+
+
+def no_check(name: str) -> bool:
+    return name.startswith(_NO_CHECK_PREFIXES) or "srcu" in name
+
+
+def recursive_reader(name: str) -> bool:
+    """Classes whose read side lockdep treats as recursive (read == 2).
+
+    The trace prints `read` for read == 1 and read == 2 alike; these are the classes known to be
+    recursive readers: RCU/SRCU maps and rwlock_t readers such as tasklist_lock.
+    """
+    return no_check(name) or name == "tasklist_lock" or name.endswith("rwlock")
+
+
+# dma_resv_lockdep() (drivers/dma-buf/dma-resv.c) primes these orders at boot, so lockdep knows
+# them before any driver runs; a trace needs only the reversed edge to close the cycle.
+PRIMED_ORDER = [
+    "&mm->mmap_lock",
+    "reservation_ww_class_acquire",
+    "reservation_ww_class_mutex",
+    "fs_reclaim",
+    "mmu_notifier_invalidate_range_start",
+    "dma_fence_map",
+]
+PRIMED_NOTE = "primed at boot by dma_resv_lockdep(), drivers/dma-buf/dma-resv.c"
+
+
+def _usable(addr: str | None) -> bool:
+    # Without an entropy source %p prints "(____ptrval____)" for every pointer.
+    return bool(addr) and "ptrval" not in addr
+
+
+@dataclass
+class Held:
+    key: str  # instance identity: the lockdep_map address, or the name when addresses are unusable
+    addr: str
+    name: str
+    read: bool
+    trylock: bool
+    idx: int  # row of the acquire event
+
+
+@dataclass
+class Edge:
+    """A -> B: B was acquired while A was held (as lockdep's check_prev_add records it)."""
+
+    a: str
+    b: str
+    first_prev: int | None  # row of A's acquire (None for primed edges)
+    first_next: int | None  # row of B's acquire
+    prev_shared: bool  # every occurrence held A as a reader
+    next_recursive: bool  # every occurrence took B as a recursive reader
+    prev_addrs: set = field(default_factory=set)
+    next_addrs: set = field(default_factory=set)
+    primed: bool = False
+
+
+# usage kinds, as lockdep names them
+_IN = {"hardirq": "IN-HARDIRQ", "softirq": "IN-SOFTIRQ"}
+_ON = {"hardirq": "HARDIRQ-ON", "softirq": "SOFTIRQ-ON"}
+
+
+class LockModel(Model):
+    name = "lock"
+    OPS = {
+        "lock.acquire": ("addr", "name", "trylock", "read"),
+        "lock.release": ("addr", "name"),
+        "lock.task_exit": (),
+    }
+
+    def __init__(self, replay: Replay) -> None:
+        super().__init__(replay)
+        self.held: dict[tuple, list[Held]] = {}
+        self.seen: dict[str, int] = {}  # instance key -> row of its last release
+        self.edges: dict[tuple[str, str], Edge] = {}
+        self.out: dict[str, set[str]] = {}
+        self.cycles_reported: set[frozenset] = set()
+        self.same_class_reported: set[str] = set()
+        self.usage: dict[str, dict[str, int]] = {}  # class -> usage string -> first row
+        self.irq_reported: set[tuple] = set()
+        ev = replay.table.events
+        # softirq-enabled state is visible only where the flags print BH state (5.18+)
+        self.bh_known = bool(ev["bh_off"].any()) if "bh_off" in ev.columns and len(ev) else False
+        for a, b in zip(PRIMED_ORDER, PRIMED_ORDER[1:], strict=False):
+            self._add_edge_raw(Edge(a, b, None, None, False, False, primed=True))
+
+    # -- operations ------------------------------------------------------------------------
+    def op_acquire(self, i: int, addr: str, name: str, trylock: bool, read: bool) -> None:
+        r = self.r
+        ctx = r.context(i)
+        stack = self.held.setdefault(ctx, [])
+        key = addr if _usable(addr) else "name:" + name
+        h = Held(key, addr, name, bool(read), bool(trylock), i)
+        if not no_check(name):
+            self._check_recursion(i, ctx, stack, h)
+            if not h.trylock:
+                self._add_dependencies(i, ctx, stack, h)
+            self._mark_usage(i, ctx, h)
+        stack.append(h)
+
+    def op_release(self, i: int, addr: str, name: str) -> None:
+        r = self.r
+        ctx = r.context(i)
+        key = addr if _usable(addr) else "name:" + name
+        if self._pop(self.held.get(ctx), key):
+            self.seen[key] = i
+            return
+        # Old kernels set the softirq flag for BH-disabled task code too, and a lock may be
+        # released after the task left the interrupt: look in the task's and this CPU's stacks.
+        for other in (("task", r.pid[i]), ("idle", r.cpu[i]), ("softirq", r.cpu[i]),
+                      ("hardirq", r.cpu[i]), ("nmi", r.cpu[i])):
+            if other != ctx and self._pop(self.held.get(other), key):
+                self.seen[key] = i
+                return
+        holder = next(((c, h) for c, s in self.held.items() for h in s if h.key == key), None)
+        if holder is not None:
+            c, h = holder
+            self.r.emit(
+                "LOCK-BAD-UNLOCK", i,
+                f"bad unlock balance: {r.context_name(ctx, i)} releases {name} held by "
+                f"{r.context_name(c, h.idx)}",
+                [name, addr],
+                [r.evidence(h.idx, f"{name} acquired by {r.context_name(c, h.idx)}"), r.evidence(i, "release")],
+                detail=f"{r.task(i)} is trying to release lock ({name}) at {r.where(i)}\n"
+                       f"but there are no more locks to release!\n"
+                       f"(the lock is held by {r.context_name(c, h.idx)} since {r.where(h.idx)})",
+            )
+        elif key in self.seen:
+            last = self.seen[key]
+            self.r.emit(
+                "LOCK-BAD-UNLOCK", i,
+                f"bad unlock balance: {r.context_name(ctx, i)} releases {name}, which nobody holds",
+                [name, addr],
+                [r.evidence(last, f"{name} last released here"), r.evidence(i, "release again")],
+                detail=f"{r.task(i)} is trying to release lock ({name}) at {r.where(i)}\n"
+                       f"but there are no more locks to release!\n"
+                       f"(last released at {r.where(last)} by {r.task(last)})",
+            )
+        # else: acquired before the trace started; nothing to judge
+
+    def op_task_exit(self, i: int) -> None:
+        r = self.r
+        ctx = ("task", r.pid[i])
+        stack = self.held.pop(ctx, [])
+        if stack:
+            names = [h.name for h in stack]
+            listing = "\n".join(f" #{n}: {h.addr} ({h.name}), acquired at {r.where(h.idx)}"
+                                for n, h in enumerate(stack))
+            r.emit(
+                "LOCK-HELD-AT-EXIT", i,
+                f"{r.task(i)} exits with {len(stack)} lock{'s' if len(stack) > 1 else ''} held: {', '.join(names)}",
+                names,
+                [r.evidence(h.idx, f"{h.name} acquired") for h in stack],
+                detail=f"{r.task(i)} still has locks held!\n{listing}",
+            )
+
+    def finish(self) -> None:
+        r = self.r
+        for ctx, stack in self.held.items():
+            if not stack:
+                continue
+            last = stack[-1].idx
+            r.emit(
+                "LOCK-HELD-AT-END", last,
+                f"{r.context_name(ctx, last)} still holds {', '.join(h.name for h in stack)} at the end of the trace",
+                [h.name for h in stack],
+                [r.evidence(h.idx, f"{h.name} acquired") for h in stack],
+                incomplete=None,
+            )
+        self._check_irq_safe_unsafe()
+
+    # -- helpers ---------------------------------------------------------------------------
+    @staticmethod
+    def _pop(stack: list[Held] | None, key: str) -> bool:
+        if not stack:
+            return False
+        for j in range(len(stack) - 1, -1, -1):
+            if stack[j].key == key:
+                del stack[j]
+                return True
+        return False
+
+    def _check_recursion(self, i: int, ctx: tuple, stack: list[Held], h: Held) -> None:
+        if h.trylock:
+            return  # a trylock that succeeded cannot have deadlocked
+        r = self.r
+        same = next((x for x in reversed(stack) if x.key == h.key), None)
+        if same is not None:
+            if h.read and same.read and recursive_reader(h.name):
+                return
+            both_read = h.read and same.read
+            r.emit(
+                "LOCK-RECURSIVE", i,
+                f"possible recursive locking: {r.context_name(ctx, i)} takes {h.name} again while holding it",
+                [h.name, h.addr],
+                [r.evidence(same.idx, "first acquisition"), r.evidence(i, "second acquisition")],
+                severity="warning" if both_read else "",
+                detail=_recursive_detail(r, i, same, h, both_read),
+            )
+            return
+        same_cls = next((x for x in reversed(stack) if x.name == h.name), None)
+        if same_cls is None or (h.read and same_cls.read) or h.name in self.same_class_reported:
+            return
+        if h.name.endswith("_mutex") and any(x.name == h.name[: -len("_mutex")] + "_acquire" for x in stack):
+            return  # ww_mutex under its acquire context: nest_lock
+        self.same_class_reported.add(h.name)
+        r.emit(
+            "LOCK-SAME-CLASS", i,
+            f"{r.context_name(ctx, i)} takes a second {h.name} ({h.addr}) while holding {same_cls.addr}",
+            [h.name],
+            [r.evidence(same_cls.idx, f"{h.name} {same_cls.addr} acquired"), r.evidence(i, f"{h.name} {h.addr} acquired")],
+            detail="If this nesting is annotated (mutex_lock_nested/spin_lock_nested subclass, or a "
+                   "nest_lock), lockdep accepts it; subclasses do not reach the trace.",
+        )
+
+    def _add_dependencies(self, i: int, ctx: tuple, stack: list[Held], h: Held) -> None:
+        # check_prevs_add(): edges from the held locks down to and including the most recent
+        # non-trylock one; older locks are connected through it already.
+        for prev in reversed(stack):
+            if no_check(prev.name):
+                continue
+            if prev.name != h.name:
+                self._add_edge(prev, h, i)
+            if not prev.trylock:
+                break
+
+    def _add_edge(self, prev: Held, nxt: Held, i: int) -> None:
+        k = (prev.name, nxt.name)
+        rec = nxt.read and recursive_reader(nxt.name)
+        e = self.edges.get(k)
+        if e is not None:
+            e.prev_shared = e.prev_shared and prev.read
+            e.next_recursive = e.next_recursive and rec
+            e.prev_addrs.add(prev.key)
+            e.next_addrs.add(nxt.key)
+            if e.primed and e.first_next is None:
+                e.first_prev, e.first_next = prev.idx, i
+            return
+        e = Edge(prev.name, nxt.name, prev.idx, i, prev.read, rec, {prev.key}, {nxt.key})
+        self._add_edge_raw(e)
+        self._check_cycle(e, i)
+
+    def _add_edge_raw(self, e: Edge) -> None:
+        self.edges[(e.a, e.b)] = e
+        self.out.setdefault(e.a, set()).add(e.b)
+
+    def _check_cycle(self, new: Edge, i: int) -> None:
+        """Is there a strong path new.b -> ... -> new.a? Then new closes a cycle."""
+        start = (new.b, new.next_recursive)
+        parent: dict[tuple, tuple | None] = {start: None}
+        q = deque([start])
+        goal = None
+        while q:
+            node, entered_rec = q.popleft()
+            if node == new.a and not (entered_rec and new.prev_shared):
+                goal = (node, entered_rec)
+                break
+            for nb in self.out.get(node, ()):
+                e = self.edges[(node, nb)]
+                if entered_rec and e.prev_shared:
+                    continue  # -(*R)-> X -(S*)-> is not a strong path
+                st = (nb, e.next_recursive)
+                if st not in parent:
+                    parent[st] = (node, entered_rec)
+                    q.append(st)
+        if goal is None:
+            return
+        path = []  # classes from new.b to new.a
+        st: tuple | None = goal
+        while st is not None:
+            path.append(st[0])
+            st = parent[st]
+        path.reverse()
+        classes = frozenset(path)
+        if classes in self.cycles_reported:
+            return
+        chain = [self.edges[(a, b)] for a, b in zip(path, path[1:], strict=False)]
+        cycle_edges = chain + [new]
+        # static locks (no '&' in the name) have one instance per class: two addresses under one
+        # name are two classes. Dynamic classes share a name across instances by design.
+        uncertain = []
+        for e_in, e_out in zip(cycle_edges, cycle_edges[1:] + cycle_edges[:1], strict=False):
+            if e_in.primed or e_out.primed:
+                continue
+            if not (e_in.next_addrs & e_out.prev_addrs):
+                if not e_in.b.startswith("&"):
+                    return  # two different static locks that share a name: not a cycle
+                uncertain.append(e_in.b)
+        self.cycles_reported.add(classes)
+        self._report_cycle(new, path, chain, uncertain, i)
+
+    def _report_cycle(self, new: Edge, path: list[str], chain: list[Edge], uncertain: list[str], i: int) -> None:
+        r = self.r
+        held_cls, new_cls = new.a, new.b
+        order = [new_cls] + path[1:]  # new lock ... held lock: the existing chain
+        evidence: list[Evidence] = []
+        lines = []
+        for e in chain + [new]:
+            if e.primed and e.first_next is None:
+                lines.append(f"  {e.a} --> {e.b}: {PRIMED_NOTE}")
+                continue
+            evidence.append(r.evidence(e.first_prev, f"{e.a} acquired"))
+            evidence.append(r.evidence(e.first_next, f"{e.b} acquired while holding {e.a}"))
+            lines.append(f"  {e.a} --> {e.b}: {r.task(e.first_next)} at {r.where(e.first_prev)} -> {r.where(e.first_next)}")
+        cyc = " --> ".join(order + [new_cls])
+        parent = path[-2] if len(path) >= 2 else new_cls
+        scenario = _scenario(new_cls, parent, held_cls)
+        note = ""
+        if uncertain:
+            note = (f"\nclass identity uncertain: the cycle joins at {', '.join(sorted(set(uncertain)))} "
+                    "only through different instances; classes that share a name print the same "
+                    "name in the trace (lockdep's #N suffix is not traced).\n")
+        ctx = r.context(i)
+        detail = (
+            f"{r.context_name(ctx, i)} is trying to acquire lock:\n  {new_cls} at {r.where(i)}\n"
+            f"but task is already holding lock:\n  {held_cls} at {r.where(new.first_prev)}\n"
+            f"which lock already depends on the new lock.\n\n"
+            f"the dependency chain is:\n" + "\n".join(lines) + "\n" + note +
+            ("\nChain exists of:\n  " + " --> ".join(order) + "\n" if len(path) > 2 else "") +
+            "\n" + scenario
+        )
+        r.emit(
+            "LOCK-CYCLE", i,
+            f"possible circular locking dependency: {cyc}",
+            order,
+            evidence,
+            severity="warning" if uncertain else "",
+            detail=detail,
+            key_objects=sorted(set(order)),
+            extra={"cycle": order, "uncertain": sorted(set(uncertain))},
+        )
+
+    def _mark_usage(self, i: int, ctx: tuple, h: Held) -> None:
+        r = self.r
+        if r.irqs_off[i] is None:
+            return  # no irq-info column: contexts unknown
+        rw = "R" if h.read else "W"
+        marks = []
+        if ctx[0] in _IN:
+            marks.append(f"{_IN[ctx[0]]}-{rw}")
+            if ctx[0] == "softirq" and not r.irqs_off[i]:
+                marks.append(f"HARDIRQ-ON-{rw}")
+        elif ctx[0] != "nmi":
+            if not r.irqs_off[i]:
+                marks.append(f"HARDIRQ-ON-{rw}")
+                if self.bh_known and not r.bh_off[i]:
+                    marks.append(f"SOFTIRQ-ON-{rw}")
+        u = self.usage.setdefault(h.name, {})
+        for m in marks:
+            if m in u:
+                continue
+            u[m] = i
+            self._check_usage_conflict(i, h, m, u)
+
+    def _check_usage_conflict(self, i: int, h: Held, mark: str, u: dict[str, int]) -> None:
+        kind, _, rw = mark.rpartition("-")
+        irq = "hardirq" if "HARDIRQ" in kind else "softirq"
+        opposite = _ON[irq] if kind.startswith("IN-") else _IN[irq]
+        # read in irq + read with irqs on is fine; any write on either side conflicts
+        conflicting = [f"{opposite}-W"] + ([f"{opposite}-R"] if rw == "W" else [])
+        other = next((m for m in conflicting if m in u), None)
+        if other is None or (h.name, irq) in self.irq_reported:
+            return
+        self.irq_reported.add((h.name, irq))
+        r = self.r
+        j = u[other]
+        prev_mark, new_mark = other, mark
+        self.r.emit(
+            "LOCK-IRQ-STATE", i,
+            f"inconsistent lock state: {h.name} {{{prev_mark}}} -> {{{new_mark}}}",
+            [h.name],
+            [r.evidence(j, f"{{{prev_mark}}} state registered"), r.evidence(i, f"{{{new_mark}}}")],
+            detail=(
+                f"inconsistent {{{prev_mark}}} -> {{{new_mark}}} usage.\n"
+                f"{r.task(i)} takes {h.name} at {r.where(i)}\n"
+                f"{{{prev_mark}}} state was registered at {r.where(j)} by {r.task(j)}\n\n"
+                f"Possible unsafe locking scenario:\n\n       CPU0\n       ----\n  lock({h.name});\n"
+                f"  <Interrupt>\n    lock({h.name});\n\n *** DEADLOCK ***\n"
+            ),
+        )
+
+    def _check_irq_safe_unsafe(self) -> None:
+        r = self.r
+        for irq in ("hardirq", "softirq"):
+            safe = [c for c, u in self.usage.items() if f"{_IN[irq]}-W" in u or f"{_IN[irq]}-R" in u]
+            for a in sorted(safe):
+                parent: dict[str, str | None] = {a: None}
+                q = deque([a])
+                while q:
+                    node = q.popleft()
+                    for nb in sorted(self.out.get(node, ())):
+                        if nb in parent:
+                            continue
+                        parent[nb] = node
+                        q.append(nb)
+                        u = self.usage.get(nb, {})
+                        if f"{_ON[irq]}-W" not in u or (a, nb, irq) in self.irq_reported:
+                            continue
+                        if f"{_IN[irq]}-W" in u or f"{_IN[irq]}-R" in u:
+                            continue  # nb is itself irq-safe: reported as LOCK-IRQ-STATE
+                        self.irq_reported.add((a, nb, irq))
+                        path = [nb]
+                        while parent[path[-1]] is not None:
+                            path.append(parent[path[-1]])
+                        path.reverse()
+                        edges = [self.edges[(x, y)] for x, y in zip(path, path[1:], strict=False)]
+                        ev = [r.evidence(self.usage[a].get(f"{_IN[irq]}-W", self.usage[a].get(f"{_IN[irq]}-R")),
+                                         f"{a} became {irq}-safe"),
+                              r.evidence(u[f"{_ON[irq]}-W"], f"{nb} became {irq}-unsafe")]
+                        ev += [r.evidence(e.first_next, f"{e.b} acquired while holding {e.a}")
+                               for e in edges if e.first_next is not None]
+                        last = edges[-1].first_next if edges[-1].first_next is not None else u[f"{_ON[irq]}-W"]
+                        up = irq.upper()
+                        r.emit(
+                            "LOCK-IRQ-SAFE-UNSAFE", last,
+                            f"{up}-safe -> {up}-unsafe lock order: {' --> '.join(path)}",
+                            path, ev,
+                            key_objects=[a, nb, irq],
+                            detail=(
+                                f"{a} is {irq}-safe (taken in {irq} context) and {nb} is {irq}-unsafe "
+                                f"(taken with {irq}s enabled), but {a} is held while {nb} is acquired:\n"
+                                f"  {' --> '.join(path)}\n\nPossible interrupt unsafe locking scenario:\n\n"
+                                f"       CPU0                    CPU1\n       ----                    ----\n"
+                                f"  lock({nb});\n{'':31}local_irq_disable();\n{'':31}lock({a});\n"
+                                f"{'':31}lock({nb});\n  <Interrupt>\n    lock({a});\n\n *** DEADLOCK ***\n"
+                            ),
+                        )
+
+
+def _recursive_detail(r: Replay, i: int, first: Held, again: Held, both_read: bool) -> str:
+    s = (f"{r.task(i)} is trying to acquire lock:\n  {again.addr} ({again.name}) at {r.where(i)}\n\n"
+         f"but task is already holding lock:\n  {first.addr} ({first.name}) at {r.where(first.idx)}\n\n"
+         f"Possible unsafe locking scenario:\n\n       CPU0\n       ----\n"
+         f"  {'r' if first.read else ''}lock({first.name});\n  {'r' if again.read else ''}lock({again.name});\n\n"
+         f" *** DEADLOCK ***\n")
+    if both_read:
+        s += ("\nboth acquisitions are reads: a deadlock if the class is a non-recursive reader "
+              "(rwsem) and a writer queues in between; harmless for a recursive reader (rwlock_t).\n")
+    return s
+
+
+def _scenario(source: str, parent: str, target: str) -> str:
+    """lockdep's print_circular_lock_scenario(): source = the lock being acquired, target =
+    the lock held, parent = the class just before target in the existing chain."""
+    pad = " " * 31
+    return (
+        " Possible unsafe locking scenario:\n\n"
+        "       CPU0                    CPU1\n"
+        "       ----                    ----\n"
+        f"  lock({target});\n"
+        f"{pad}lock({parent});\n"
+        f"{pad}lock({target});\n"
+        f"  lock({source});\n\n"
+        " *** DEADLOCK ***\n"
+    )
