@@ -62,6 +62,25 @@ def task_names(events: pl.DataFrame) -> pl.DataFrame:
     )
 
 
+def pair_next(rows: pl.DataFrame, start: str, end: str, over: list[str]) -> pl.DataFrame:
+    """The `start`/`end` rows (in table order) with ``starts_pair`` / ``ends_pair``.
+
+    A `start` starts a pair when the next row of its `over` group is an `end` (which then ends the
+    pair); ``next_ts`` is that row's stamp.
+    """
+    sub = rows.filter(pl.col("event").is_in([start, end]))
+    return sub.with_columns(
+        pl.col("event").shift(-1).over(over).alias("next_event"),
+        pl.col("ts_ns").shift(-1).over(over).alias("next_ts"),
+        pl.col("event").shift(1).over(over).alias("prev_event"),
+    ).with_columns(
+        ((pl.col("event") == start) & (pl.col("next_event") == end)).fill_null(False)
+        .alias("starts_pair"),
+        ((pl.col("event") == end) & (pl.col("prev_event") == start)).fill_null(False)
+        .alias("ends_pair"),
+    )
+
+
 def duration_aggs(value: str, prefix: str) -> list[pl.Expr]:
     """n/total/mean/min/max/p50/p95/p99 of a duration column (ns).
 
@@ -109,15 +128,26 @@ def fill_counts(df: pl.DataFrame, columns: list[str]) -> pl.DataFrame:
 
 
 def sort_top(df: pl.DataFrame, keys: list[str], default: str, sort: str | None,
-             aliases: dict[str, str] | None = None, top: int | None = None) -> pl.DataFrame:
-    """Sort descending by ``sort`` (a column or an alias of one), ties by the key columns."""
+             aliases: dict[str, str] | None = None, top: int | None = None,
+             strict: bool = True) -> pl.DataFrame:
+    """Sort descending by ``sort`` (a column or an alias of one), ties by the key columns, and
+    keep the first ``top`` rows.  An unknown key is a UsageError, or (``strict`` false) means
+    the default order."""
     column = (aliases or {}).get(sort or default, sort or default)
     if column not in df.columns:
-        raise UsageError(f"unknown sort key {sort!r}; use one of: "
-                         + ", ".join(sorted(set(aliases or {}) | set(df.columns))))
+        if strict:
+            raise UsageError(f"unknown sort key {sort!r}; use one of: "
+                             + ", ".join(sorted(set(aliases or {}) | set(df.columns))))
+        column = (aliases or {}).get(default, default)
     by = [column] + [k for k in keys if k != column]
     out = df.sort(by, descending=[True] + [False] * (len(by) - 1), nulls_last=True,
                   maintain_order=True)
     if top is not None:
         out = out.head(top)
     return out
+
+
+def sort_column(sort: str, aliases: dict[str, str], columns: list[str]) -> str | None:
+    """The column a sort key names in a frame with these columns, or None."""
+    column = aliases.get(sort, sort)
+    return column if column in columns else None

@@ -29,6 +29,7 @@ from .common import (
     duration_columns,
     fill_counts,
     ordered,
+    pair_next,
     sort_top,
     summarize,
     task_names,
@@ -67,21 +68,6 @@ def lock_events(events: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def _paired(rows: pl.DataFrame, start: str, end: str, over: list[str]) -> pl.DataFrame:
-    """Rows of `start`/`end` events with the next and previous event of the same `over` group."""
-    sub = rows.filter(pl.col("event").is_in([start, end]))
-    return sub.with_columns(
-        pl.col("event").shift(-1).over(over).alias("next_event"),
-        pl.col("ts_ns").shift(-1).over(over).alias("next_ts"),
-        pl.col("event").shift(1).over(over).alias("prev_event"),
-    ).with_columns(
-        ((pl.col("event") == start) & (pl.col("next_event") == end)).fill_null(False)
-        .alias("starts_pair"),
-        ((pl.col("event") == end) & (pl.col("prev_event") == start)).fill_null(False)
-        .alias("ends_pair"),
-    )
-
-
 def hold_pairs(events: pl.DataFrame, rows: pl.DataFrame | None = None) -> pl.DataFrame:
     """Every lock_acquire/lock_release row with ``matched`` and, on acquires, ``hold_ns``.
 
@@ -96,7 +82,7 @@ def hold_pairs(events: pl.DataFrame, rows: pl.DataFrame | None = None) -> pl.Dat
     sub = sub.with_columns(
         pl.when(pl.col("_d") > 0).then(pl.col("_depth")).otherwise(pl.col("_depth") + 1).alias("level")
     )
-    sub = _paired(sub, "lock_acquire", "lock_release", [*_CTX, "level"])
+    sub = pair_next(sub, "lock_acquire", "lock_release", [*_CTX, "level"])
     return sub.with_columns(
         (pl.col("starts_pair") | pl.col("ends_pair")).alias("matched"),
         pl.when(pl.col("starts_pair")).then(pl.col("next_ts") - pl.col("ts_ns")).alias("hold_ns"),
@@ -111,11 +97,11 @@ def wait_pairs(events: pl.DataFrame, rows: pl.DataFrame | None = None) -> pl.Dat
     lock_acquired without a contention before it is an uncontended acquisition, not unmatched.
     """
     rows = lock_events(events) if rows is None else rows
-    a = _paired(rows, "lock_contended", "lock_acquired", _CTX)
+    a = pair_next(rows, "lock_contended", "lock_acquired", _CTX)
     a = a.with_columns(
         pl.col("starts_pair").alias("matched"),
     ).filter(pl.col("event") == "lock_contended")
-    b = _paired(rows, "contention_begin", "contention_end", _CTX).with_columns(
+    b = pair_next(rows, "contention_begin", "contention_end", _CTX).with_columns(
         (pl.col("starts_pair") | pl.col("ends_pair")).alias("matched")
     )
     out = pl.concat([a, b]).sort(ORDER)
@@ -131,7 +117,7 @@ def _keyed(df: pl.DataFrame, by: str, tasks: pl.DataFrame) -> pl.DataFrame:
 
 
 def lock_stats(events: pl.DataFrame, by: str = "class", sort: str | None = None,
-               top: int | None = None) -> pl.DataFrame:
+               top: int | None = None, strict: bool = True) -> pl.DataFrame:
     """One row per lock class (or instance, task, CPU; see BY_KEYS) with counts and times in ns."""
     keys = BY_KEYS[by]
     rows = lock_events(events)
@@ -158,4 +144,4 @@ def lock_stats(events: pl.DataFrame, by: str = "class", sort: str | None = None,
     columns = (keys + ["acquired", "contended", "unmatched", "wait_unmatched"]
                + list(duration_columns("wait")) + list(duration_columns("hold")))
     out = out.select(columns)
-    return sort_top(out, keys, "acquired", sort, SORT_ALIASES, top)
+    return sort_top(out, keys, "acquired", sort, SORT_ALIASES, top, strict)
