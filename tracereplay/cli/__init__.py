@@ -18,6 +18,7 @@ COMMAND_MODULES = [
     "info_cmd",
     "check_cmd",
     "dmesg_cmd",
+    "stats_cmd",
 ]
 
 
