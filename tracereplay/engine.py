@@ -109,6 +109,11 @@ class Model:
     def finish(self) -> None:
         """End of trace: report what is still open."""
 
+    def state_of(self, obj: str) -> str | None:
+        """The model's view of one object (a lock class or address, a fence ``context:seqno``,
+        a pointer) right now, for ``tracereplay history``; None when the model does not know it."""
+        return None
+
 
 def all_model_classes() -> list[type[Model]]:
     from .models import MODEL_CLASSES
@@ -144,8 +149,12 @@ def operations(table: TraceTable, entries: list[MapEntry], ops: dict[str, tuple[
 
 
 def replay(table: TraceTable, *, mappings: list[str] | None = None,
-           models: list[type[Model]] | None = None) -> list[Finding]:
-    """Run every model over the trace and return the findings, in trace order."""
+           models: list[type[Model]] | None = None,
+           observer: Callable[[int, Model], None] | None = None) -> list[Finding]:
+    """Run every model over the trace and return the findings, in trace order.
+
+    ``observer`` (optional) is called after each handled operation with the event's row and the
+    model that handled it (``tracereplay history`` reads ``Model.state_of`` there)."""
     classes = models or all_model_classes()
     ops = known_ops(classes)
     entries = load_mappings(mappings)
@@ -165,8 +174,11 @@ def replay(table: TraceTable, *, mappings: list[str] | None = None,
             ])
             .sort(["i", "g"])
         )
+        models_of = [owner[op] for op, _, _ in groups]
         for i, g, p in zip(order["i"].to_list(), order["g"].to_list(), order["p"].to_list(), strict=True):
             handlers[g](i, *rows[g][p])
+            if observer is not None:
+                observer(i, models_of[g])
     for m in instances:
         m.finish()
     return sorted(r.findings, key=lambda f: (f.file, f.line, f.rule))
