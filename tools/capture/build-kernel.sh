@@ -31,6 +31,9 @@ Y_OPTS=(
   EPOLL MULTIUSER POSIX_TIMERS KALLSYMS KALLSYMS_ALL MODULES MODULE_UNLOAD PCI
   # data channel: virtio-serial port
   VIRTIO_MENU VIRTIO_PCI VIRTIO_CONSOLE
+  # ACPI: without it the guest sees only one CPU (the SeaBIOS MP table lists only the boot CPU
+  # under TCG) and cannot power off
+  ACPI
   # tracing: trace events + kprobe events
   DEBUG_KERNEL FTRACE EVENT_TRACING KPROBES KPROBE_EVENTS RCU_TRACE
   # lock debugging: lockdep, lock_acquire/lock_release/lock_contended events
