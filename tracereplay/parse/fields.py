@@ -109,7 +109,7 @@ def _kmem() -> list[pl.Expr]:
 
 def _sched_switch() -> list[pl.Expr]:
     pat = (
-        r"prev_comm=(?P<pc>.*?) prev_pid=(?P<pp>-?\d+) .*?prev_state=(?P<ps>\S+) ==> "
+        r"prev_comm=(?P<pc>.*?) prev_pid=(?P<pp>-?\d+) .*?prev_state=(?P<ps>\S+) (?:==> )?"
         r"next_comm=(?P<nc>.*?) next_pid=(?P<np>-?\d+)"
     )
     m = pl.col("body").str.extract_groups(pat)

@@ -1,0 +1,125 @@
+"""The vectorised path and the lark path produce identical events, line for line."""
+
+from __future__ import annotations
+
+import sys
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from conftest import REPO, need_corpus
+from tracereplay.io import read_text
+from tracereplay.parse.ftrace import parse_text
+from tracereplay.parse.grammar import event_line_pattern, ftrace_parser, terminal
+
+
+def _same(text: str, name: str) -> None:
+    fast = parse_text(text, name)
+    slow = parse_text(text, name, vectorised=False)
+    assert fast.events.equals(slow.events)
+    assert fast.malformed == slow.malformed
+    assert fast.non_events == slow.non_events
+
+
+def _all_files():
+    corpus = need_corpus() / "ftrace"
+    files = [p for p in corpus.rglob("*") if p.is_file() and p.name != "INDEX.tsv"]
+    files += [p for p in (REPO / "sample_traces").rglob("*") if p.is_file() and p.suffix != ".md"]
+    return sorted(files)
+
+
+@pytest.mark.parametrize("path", _all_files(), ids=lambda p: str(p.relative_to(p.parents[1])))
+def test_paths_agree_on_real_files(path):
+    _same(read_text(str(path)), path.name)
+
+
+def test_paths_agree_on_generated_trace():
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    import io
+
+    from gen_trace import generate
+
+    buf = io.StringIO()
+    generate(3000, buf, seed=7)
+    _same(buf.getvalue(), "gen.txt")
+
+
+def test_vectorised_pattern_is_the_grammar_prefix():
+    """The named pattern accepts exactly what the grammar's EVENT_PREFIX terminal accepts."""
+    import re
+
+    lark_prefix = re.compile(terminal("EVENT_PREFIX"))
+    ours = re.compile(event_line_pattern())
+    for line in [
+        "  Web Content-2711    [001] d..2.  12.000001: lock_acquire: 0000000012345678 &vm->lock",
+        "kworker/u8:1-44 (   44) [002] .... 5.5: x: y",
+        "a-b-c-1-2 [000] d.h1 77: x:",
+        "<idle>-0 (-------) [003] dNs.. 1.123456789: rcu_utilization: Start",
+        "x-1 [000] .... 2.0 no colon",
+    ]:
+        m = lark_prefix.match(line)
+        o = ours.match(line)
+        assert (m is None) == (o is None), line
+        if m:
+            assert o.end("ts") + 1 == m.end(), line
+
+
+# -- generated lines ------------------------------------------------------------------------------
+_comm_chars = st.characters(codec="ascii", categories=["L", "N"], include_characters=" -/:()._<>[]")
+comms = st.one_of(
+    st.sampled_from(["<idle>", "<...>", "Web Content", "kworker/u8:1", "Xorg:cs0", "a-b-1", "(sd-pam)", "x [1] y"]),
+    st.text(_comm_chars, min_size=1, max_size=15).map(str.strip).filter(bool),
+)
+flags = st.one_of(
+    st.none(),
+    st.tuples(st.sampled_from(".dDbX"), st.sampled_from(".NnpBLlb"), st.sampled_from(".ZzHhs"),
+              st.sampled_from(".123456789abcdef"), st.sampled_from(".123456789abcdef")).map("".join),
+    st.tuples(st.sampled_from(".dX"), st.sampled_from(".Nn"), st.sampled_from(".hs"),
+              st.sampled_from(".12345")).map("".join),
+)
+stamps = st.one_of(
+    st.tuples(st.integers(0, 99999), st.integers(0, 999999)).map(lambda t: f"{t[0]:5d}.{t[1]:06d}"),
+    st.tuples(st.integers(0, 99999), st.integers(0, 999999999)).map(lambda t: f"{t[0]}.{t[1]:09d}"),
+    st.integers(0, 2**48).map(lambda n: f"{n:12d}"),
+)
+bodies = st.one_of(
+    st.tuples(st.sampled_from(["lock_acquire", "lock_release"]), st.sampled_from(["", "try ", "read ", "try read "]),
+              st.sampled_from(["&(&obj->lock)->rlock", "(work_completion)(&w->work)", "rcu_read_lock", "&vm->lock"]))
+    .map(lambda t: f"{t[0]}: 00000000deadbeef {t[1]}{t[2]}"),
+    st.sampled_from([
+        "dma_fence_signaled: driver=vgem timeline=vgem-0 context=5 seqno=17",
+        "kmalloc: call_site=drm_gem_object_init+0x4d/0xb0 ptr=00000000f00d0001 bytes_req=256 bytes_alloc=256 gfp_flags=GFP_KERNEL|__GFP_ZERO node=-1 accounted=false",
+        "gpuvm_bo_obtain: (drm_gpuvm_bo_obtain+0x0/0x1c0 [drm_gpuvm]) gpuvm=0xffff88812a3a2100 obj=0xffff8881d7e11b10",
+        "gpuvm_bo_obtain_ret: (panthor_vm_prepare_map_op_ctx+0x1a4/0x3c0 [panthor] <- drm_gpuvm_bo_obtain) vm_bo=0xffff8881fd5e5ee0",
+        "drm_gpuvm_bo_obtain <-panthor_vm_prepare_map_op_ctx",
+        "do_sys_open+0x6/0xa0 <-SyS_open+0x20/0x50",
+        "sys_write -> 0x1",
+        "sys_read(fd: 3, buf: 7ffe, count: 10)",
+        "<stack trace>",
+        "tracing_mark_write: B|123|frame",
+        "my_func: hello: world",
+        "sched_process_exit: comm=a b pid=3 prio=120",
+        "empty:",
+    ]),
+)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(comm=comms, pid=st.integers(0, 4194304), tgid=st.one_of(st.none(), st.integers(0, 99999), st.just(-1)),
+       cpu=st.integers(0, 1023), fl=flags, ts=stamps, body=bodies, lead=st.integers(0, 12))
+def test_generated_lines_agree_and_round_trip(comm, pid, tgid, cpu, fl, ts, body, lead):
+    tg = "" if tgid is None else ("(-------) " if tgid < 0 else f"({tgid:7d}) ")
+    line = " " * lead + f"{comm}-{pid:<7} {tg}[{cpu:03d}] " + (f"{fl} " if fl else "") + f"{ts}: {body}"
+    fast = parse_text(line + "\n", "g")
+    slow = parse_text(line + "\n", "g", vectorised=False)
+    assert fast.events.equals(slow.events), line
+    assert len(fast.events) == 1, (line, fast.malformed)
+    row = fast.events.row(0, named=True)
+    assert row["comm"] == comm and int(row["pid"]) == pid and int(row["cpu"]) == cpu
+    assert row["flags"] == fl and row["ts"] == ts.strip()
+    assert row["tgid"] == (None if tgid is None else ("-------" if tgid < 0 else str(tgid)))
+
+
+def test_grammar_parser_builds():
+    assert ftrace_parser().parse("# tracer: nop").children[0].data == "comment_line"
