@@ -45,6 +45,11 @@ PRIMED_ORDER = [
 PRIMED_NOTE = "primed at boot by dma_resv_lockdep(), drivers/dma-buf/dma-resv.c"
 
 
+def _norm_addr(addr: str | None) -> str:
+    """An address as the trace prints it, with or without 0x and leading zeros, compared alike."""
+    return (addr or "").lower().removeprefix("0x").lstrip("0")
+
+
 def _usable(addr: str | None) -> bool:
     # Without an entropy source %p prints "(____ptrval____)" for every pointer.
     return bool(addr) and "ptrval" not in addr
@@ -98,6 +103,8 @@ class LockModel(Model):
         self.same_class_reported: set[str] = set()
         self.usage: dict[str, dict[str, int]] = {}  # class -> usage string -> first row
         self.irq_reported: set[tuple] = set()
+        self._known: dict[str, set] | None = None  # class name -> addresses, for state_of
+        self._known_addrs: set[str] = set()
         ev = replay.table.events
         # softirq-enabled state is visible only where the flags print BH state (5.18+)
         self.bh_known = bool(ev["bh_off"].any()) if "bh_off" in ev.columns and len(ev) else False
@@ -188,6 +195,31 @@ class LockModel(Model):
                 incomplete=None,
             )
         self._check_irq_safe_unsafe()
+
+    def state_of(self, obj: str) -> str | None:
+        """Who holds a lock class (by name) or instance (by address) right now, or "free";
+        None for an object no lock event of the trace names."""
+        if self._known is None:
+            ev = self.r.table.events
+            rows = ev.filter(ev["event"].is_in(["lock_acquire", "lock_release", "lock_contended",
+                                                 "lock_acquired"])).select("addr", "name").unique()
+            self._known = {}
+            for addr, name in rows.iter_rows():
+                if name is not None:
+                    self._known.setdefault(name, set()).add(addr)
+            self._known_addrs = {_norm_addr(a) for a in rows["addr"].to_list() if _usable(a)}
+        want = _norm_addr(obj)
+        is_class = obj in self._known
+        if not is_class and (not want or want not in self._known_addrs):
+            return None
+        show_addr = is_class and len(self._known[obj]) > 1
+        holders = []
+        for ctx, stack in self.held.items():
+            for h in stack:
+                if (h.name == obj) if is_class else (_norm_addr(h.addr) == want):
+                    who = self.r.context_name(ctx, h.idx) + (" (read)" if h.read else "")
+                    holders.append(f"{who} [{h.addr}]" if show_addr else who)
+        return "held by " + ", ".join(holders) if holders else "free"
 
     # -- helpers ---------------------------------------------------------------------------
     @staticmethod
