@@ -42,7 +42,7 @@ def search(name: str, text: str) -> re.Match[str] | None:
     return terminal(name).search(text)
 
 
-_PREFIX_PARTS = ("SYSLOG", "JOURNAL", "ROBOT", "LEVEL", "STAMP", "CALLER")
+_PREFIX_PARTS = ("SYSLOG", "JOURNAL", "ROBOT", "LOGIN", "LEVEL", "STAMP", "CALLER")
 
 
 @cache

@@ -164,12 +164,9 @@ def is_corrupted(title: str, text: str, fmt: titles.Format | None) -> str:
     """syzkaller's isCorrupted: "" or the reason the report text is broken."""
     if any(r.search(title) for r in titles.CORRUPTED_TITLES):
         return "title matches corrupted regexp"
-    if fmt is None:
+    if fmt is None or fmt.no_stack_trace:
         return ""
-    if not fmt.no_stack_trace and not re.search(r"Call [Tt]race|backtrace", text):
-        return "no stack trace in report"
-    if fmt.no_stack_trace:
-        return ""
+    has_stack = False
     for key in titles.STACK_START:
         m = key.search(text)
         if m is None:
@@ -181,11 +178,13 @@ def is_corrupted(title: str, text: str, fmt: titles.Format | None) -> str:
         for ln in rest[1:16]:
             if any(k.search(ln) for k in titles.STACK_START):
                 break
-            if "(stack is not available)" in ln or titles.STACK_FRAME_RE.search(ln):
-                ok = True
+            if "(stack is not available)" in ln or any(r.search(ln) for r in titles.FRAME_RES):
+                has_stack = ok = True
                 break
         if not ok:
             return "no frames in a stack trace"
+    if not has_stack:
+        return "no stack trace in report"
     return ""
 
 
@@ -259,8 +258,8 @@ def _build(lines: list[Line], start: int, oops: titles.Oops,
         body_used = body
     if not t.title:
         return None, (second or len(lines))
-    reason = t.corrupted or is_corrupted(t.title, "\n".join(
-        ln.text for ln in prefix + body_used), t.fmt)
+    reason = t.corrupted or is_corrupted(t.title, "\n".join(ln.text for ln in body) + "\n",
+                                         t.fmt)
     rep = Report(kind=t.kind, title=t.title, corrupted=bool(reason),
                  corrupted_reason=reason or None, file=file, line=head.no,
                  end_line=body_used[-1].no if body_used else head.no, timestamp=head.ts,
