@@ -15,10 +15,29 @@ from .rules import rule as _rule
 SEVERITIES = ("info", "warning", "error")
 _SEV_RANK = {s: i for i, s in enumerate(SEVERITIES)}
 
-# Parts of an object string that change from boot to boot or run to run: addresses (hashed or
-# raw), numbers after '#'/'-' in task names, hex offsets of symbols.
-_ADDR = re.compile(r"\b(?:0x)?[0-9a-f]{8,16}\b")
-_SYM_OFF = re.compile(r"\+0x[0-9a-f]+/0x[0-9a-f]+")
+# Parts of an object string that change from boot to boot, run to run or machine to machine.
+# The fingerprint keeps what identifies a bug the way syzbot's titles do (lock class names, fence
+# driver/timeline names, call sites) and drops the rest:
+# - hashed (%p) or raw addresses: 8-16 hex digits with at least one decimal digit, 0x-prefixed
+#   numbers of any length, and lockdep's "[<ffffffff81234567>]" frames;
+# - the offset/size of a call site ("func+0x1a/0x40" -> "func") and module build ids;
+# - lockdep's "#N" class-name version (the order in which same-named classes registered);
+# - the pid of a "comm-pid" task, and the instance numbers of kernel threads ("kworker/u16:3",
+#   "ksoftirqd/5", "irq/45-i915");
+# - fence "context:seqno" numbers (contexts come from dma_fence_context_alloc() at run time);
+# - timestamps ("123.456789").
+_FRAME = re.compile(r"\[<[0-9a-fA-F]+>\]\s*")
+_SYM_OFF = re.compile(r"\+0x[0-9a-fA-F]+(?:/0x[0-9a-fA-F]+)?")
+_BUILD_ID = re.compile(r"(\[[\w-]+)\s+[0-9a-f]{20,}\]")
+_HEX_PREFIXED = re.compile(r"\b0x[0-9a-fA-F]+\b")
+_ADDR = re.compile(r"\b(?=[0-9a-fA-F]*\d)[0-9a-fA-F]{8,16}\b")
+_CLASS_VERSION = re.compile(r"#\d+\b")
+_KTHREAD = re.compile(r"\b(kworker|ksoftirqd|migration|cpuhp|rcuc|rcuop|rcuos|rcuog|idle_inject|"
+                      r"watchdog|irq_work|kcompactd|kswapd|jbd2|scsi_eh|scsi_tmf)"
+                      r"(/|-)[\w:.+-]*")
+_IRQ_THREAD = re.compile(r"\birq/\d+-")
+_FENCE = re.compile(r"(?<![\w.])\d+:\d+(?![\w.])")
+_TIMESTAMP = re.compile(r"\b\d+\.\d{6,9}\b")
 _TASK_PID = re.compile(r"-\d+$")
 
 
@@ -98,7 +117,18 @@ class Finding:
 
 
 def normalise_object(obj: str) -> str:
-    """Drop the parts of an object string that differ between boots (addresses, offsets)."""
-    s = _SYM_OFF.sub("", obj)
+    """Drop the parts of an object string that differ between boots, runs and machines.
+
+    Idempotent: normalising a normalised string changes nothing.
+    """
+    s = _FRAME.sub("", obj)
+    s = _SYM_OFF.sub("", s)
+    s = _BUILD_ID.sub(r"\1]", s)
+    s = _KTHREAD.sub(lambda m: m[1] + m[2] + "N", s)
+    s = _IRQ_THREAD.sub("irq/N-", s)
+    s = _HEX_PREFIXED.sub("ADDR", s)
     s = _ADDR.sub("ADDR", s)
+    s = _CLASS_VERSION.sub("", s)
+    s = _TIMESTAMP.sub("TS", s)
+    s = _FENCE.sub("CTX:SEQNO", s)
     return _TASK_PID.sub("", s)
