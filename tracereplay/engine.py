@@ -165,7 +165,7 @@ def replay(table: TraceTable, *, mappings: list[str] | None = None,
     groups = operations(table, entries, ops)
     if groups:
         handlers = [owner[op].handler(op) for op, _, _ in groups]
-        rows = [list(zip(*cols, strict=True)) for _, _, cols in groups]
+        rows = [list(zip(*cols, strict=True)) if cols else [()] * len(ix) for _, ix, cols in groups]
         order = (
             pl.concat([
                 pl.DataFrame({"i": ix, "g": pl.repeat(g, len(ix), dtype=pl.UInt32, eager=True),

@@ -7,6 +7,7 @@ Each command lives in its own module in this package and exposes a click command
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 
 import click
@@ -33,6 +34,12 @@ class _Group(click.Group):
             sys.exit(2)
         except BrokenPipeError:
             sys.exit(0)
+        except Exception as e:  # a bug of ours: one line, and the traceback only on request
+            if os.environ.get("TRACEREPLAY_DEBUG"):
+                raise
+            click.echo(f"tracereplay: internal error: {type(e).__name__}: {e} "
+                       "(set TRACEREPLAY_DEBUG=1 for the traceback)", err=True)
+            sys.exit(2)
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})

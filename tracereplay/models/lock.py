@@ -96,7 +96,8 @@ class LockModel(Model):
     def __init__(self, replay: Replay) -> None:
         super().__init__(replay)
         self.held: dict[tuple, list[Held]] = {}
-        self.seen: dict[str, int] = {}  # instance key -> row of its last release
+        # (context, instance key) -> row of the context's last release of it
+        self.released: dict[tuple, int] = {}
         self.edges: dict[tuple[str, str], Edge] = {}
         self.out: dict[str, set[str]] = {}
         self.cycles_reported: set[frozenset] = set()
@@ -130,16 +131,18 @@ class LockModel(Model):
         ctx = r.context(i)
         key = addr if _usable(addr) else "name:" + name
         if self._pop(self.held.get(ctx), key):
-            self.seen[key] = i
+            self.released[(ctx, key)] = i
             return
         # Old kernels set the softirq flag for BH-disabled task code too, and a lock may be
         # released after the task left the interrupt: look in the task's and this CPU's stacks.
         for other in (("task", r.pid[i]), ("idle", r.cpu[i]), ("softirq", r.cpu[i]),
                       ("hardirq", r.cpu[i]), ("nmi", r.cpu[i])):
             if other != ctx and self._pop(self.held.get(other), key):
-                self.seen[key] = i
+                self.released[(other, key)] = i
                 return
-        holder = next(((c, h) for c, s in self.held.items() for h in s if h.key == key), None)
+        # Held exclusively by another context: this context cannot hold it too. (A reader may
+        # have taken it before the trace started, so shared holders prove nothing.)
+        holder = next(((c, h) for c, s in self.held.items() for h in s if h.key == key and not h.read), None)
         if holder is not None:
             c, h = holder
             self.r.emit(
@@ -152,11 +155,12 @@ class LockModel(Model):
                        f"but there are no more locks to release!\n"
                        f"(the lock is held by {r.context_name(c, h.idx)} since {r.where(h.idx)})",
             )
-        elif key in self.seen:
-            last = self.seen[key]
+        elif (ctx, key) in self.released:
+            # this context took and released it in the trace, and releases it again
+            last = self.released[(ctx, key)]
             self.r.emit(
                 "LOCK-BAD-UNLOCK", i,
-                f"bad unlock balance: {r.context_name(ctx, i)} releases {name}, which nobody holds",
+                f"bad unlock balance: {r.context_name(ctx, i)} releases {name} again",
                 [name, addr],
                 [r.evidence(last, f"{name} last released here"), r.evidence(i, "release again")],
                 detail=f"{r.task(i)} is trying to release lock ({name}) at {r.where(i)}\n"
@@ -389,7 +393,9 @@ class LockModel(Model):
         rw = "R" if h.read else "W"
         marks = []
         if ctx[0] in _IN:
-            marks.append(f"{_IN[ctx[0]]}-{rw}")
+            # mark_usage(): only a non-trylock acquisition makes a class irq-safe
+            if not h.trylock:
+                marks.append(f"{_IN[ctx[0]]}-{rw}")
             if ctx[0] == "softirq" and not r.irqs_off[i]:
                 marks.append(f"HARDIRQ-ON-{rw}")
         elif ctx[0] != "nmi":
