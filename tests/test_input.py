@@ -11,8 +11,8 @@ import sys
 import pytest
 import zstandard
 from click.testing import CliRunner
-
 from conftest import ev
+
 from tracereplay.cli import main
 from tracereplay.table import load_table
 

@@ -7,8 +7,8 @@ import re
 from collections import Counter
 
 import pytest
-
 from conftest import need_corpus
+
 from tracereplay.io import read_text
 from tracereplay.parse.ftrace import parse_text
 from tracereplay.table import load_table

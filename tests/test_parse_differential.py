@@ -5,10 +5,10 @@ from __future__ import annotations
 import sys
 
 import pytest
+from conftest import REPO, need_corpus
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import REPO, need_corpus
 from tracereplay.io import read_text
 from tracereplay.parse.ftrace import parse_text
 from tracereplay.parse.grammar import event_line_pattern, ftrace_parser, terminal
