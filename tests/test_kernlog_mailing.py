@@ -29,13 +29,8 @@ DIR_KIND = {
 }
 # Files where the first report is not the listed kind, with the reason.
 DEVIATIONS = {
-    "warn-drm-core/20240218_linaro-mm-sig_warn-drm_drivers_gpu_drm_drm_gem_shmem_helper.c_3_"
-    "33accacac997.log": "only the WARN's file:line survives in the mail; no WARNING: header",
-    "kasan/20201110_nouveau_kasan_310d72b13997.log": "KASAN headline cut after 'in' by the mail",
     "lockdep-circular/20201024_nouveau_circular_mpol_rebind_mm_ddfae69b760d.log":
-        "truncated report: chain #3..#1 only, #0 missing",
-    "lockdep-recursive/20260429_linaro-mm-sig_recursive_amdgpu_devcoredump_format_"
-    "d24ded954b16.log": "lock lines of this mail are not yet recognised (no classes)",
+        "the mail cuts the report after chain entry #1: #0, the scenario and the call trace are missing",
 }
 
 

@@ -18,6 +18,10 @@ _HEADERISH = re.compile(r"(?:WARNING|BUG|INFO|Call Trace|=+|-+\[ cut here|kernel
 # a piece that obviously continues the previous one (KERN_CONT or a mail client's wrap)
 _OPEN_END = re.compile(r"(?:at:|\}-|\(|,)$")
 _CONT_START = re.compile(r"\)\{|\{[-+.?]{4}\}|\{\d+:\d+\}")
+_WORD_CUT = re.compile(r"[a-z0-9_]-$")
+# a lock description cut after its usage/wait bits, and the "at: site" line that completes it
+_LOCK_OPEN = re.compile(r"\)\{[-+.?]{4}\}(?:-\{\d+:\d+\})?,\s*$")
+_AT_WRAP = re.compile(r"\s*at: \S")
 
 
 @dataclass
@@ -42,6 +46,12 @@ class Line:
 def split_prefix(raw: str) -> tuple[str, float | None, str | None, bool]:
     """(message, stamp, caller id, had prefix) of one physical line."""
     m = grammar.prefix_regexp().match(raw)
+    if (m is None or not any(m.groupdict().values())) and raw.startswith(" "):
+        # a stamped line indented by a mail quote (" [   18.31] BUG: ..."): stamp required
+        lead = len(raw) - len(raw.lstrip(" "))
+        m = grammar.prefix_regexp().match(raw, lead)
+        if m is not None and m["ts"] is None:
+            m = None
     if m is None or not any(m.groupdict().values()):
         return raw, None, None, False
     ts = float(m["ts"]) if m["ts"] else None
@@ -50,12 +60,16 @@ def split_prefix(raw: str) -> tuple[str, float | None, str | None, bool]:
 
 def _continues(prev: Line, raw_prev: str, text: str, log_prefixed: bool) -> bool:
     """Whether an unprefixed physical line continues the previous message (e-mail wrap)."""
+    if _AT_WRAP.match(text) and _LOCK_OPEN.search(prev.text):
+        return True  # "ffff... (class){+.+.}-{4:4}," wrapped before its indented "at: site"
     if not text or text[0].isspace() or _HEADERISH.match(text):
         return False
     if raw_prev.endswith(" ") and raw_prev.strip():
         return True
     if _OPEN_END.search(prev.text.rstrip()) and prev.text.strip():
         return True
+    if _WORD_CUT.search(prev.text.rstrip()) and text[0].isalnum():
+        return True  # "by task systemd-" / "udevd/342": a hyphenated name cut by the mailer
     return log_prefixed and _BARE_FRAME.match(text) is not None
 
 
