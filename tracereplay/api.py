@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import polars as pl
 
 from .engine import replay
+from .errors import UsageError
 from .findings import Finding, severity_rank
 from .table import TraceTable, load_table
 
@@ -65,10 +66,18 @@ def findings_frame(findings: list[Finding]) -> pl.DataFrame:
 
 
 class Trace:
-    """A loaded capture for notebooks: ``tracereplay.load(path).events``, ``.check()``."""
+    """A loaded capture for notebooks.
 
-    def __init__(self, table: TraceTable) -> None:
+    ``tracereplay.load(path)`` -> ``.events`` (the polars event table), ``.check()`` (findings as
+    a DataFrame), ``.stats()``, ``.history(obj)``, ``.slice(...)``, ``.export_perfetto(out)``.
+    """
+
+    def __init__(self, table: TraceTable, paths: list[str] | None = None) -> None:
         self.table = table
+        self.paths = list(paths) if paths is not None else [f.path for f in table.files]
+
+    def __repr__(self) -> str:
+        return f"<Trace {', '.join(self.paths) or '(no file)'}: {len(self.table.events)} events>"
 
     @property
     def events(self) -> pl.DataFrame:
@@ -80,6 +89,79 @@ class Trace:
     def check(self, **kw) -> pl.DataFrame:
         return findings_frame(self.findings(**kw))
 
+    def stats(self, **kw) -> dict[str, pl.DataFrame]:
+        """``tracereplay.stats.compute_stats`` of the capture (section=, by=, sort=, top=)."""
+        try:
+            from .stats import compute_stats
+        except ImportError:
+            raise UsageError("statistics are not available in this installation (no tracereplay.stats)") from None
+        return compute_stats(self.table, **kw)
+
+    def history(self, obj: str, **filters) -> pl.DataFrame:
+        """Every event that touched ``obj`` with the models' state after each (see
+        tracereplay.debug.history); filters: since=, until= (seconds), task=, cpu=, mappings=."""
+        from .debug.history import history
+
+        return history(self.table, obj, **filters)
+
+    def slice(self, *, since=None, until=None, task=None, cpu=None, event=None,
+              out: str | None = None) -> Trace:
+        """The capture cut down to the selected events (times in seconds, ``task`` a comm-pid,
+        pid or comm, ``cpu`` a number, ``event`` a glob such as ``lock_*``; each may be a list).
+        With ``out``, also write the slice as a trace file (original lines and header)."""
+        from .debug.slice import select, slice_file, sub_table
+
+        filters = dict(since=since, until=until, task=task, cpu=cpu, event=event)
+        if out is not None:
+            if len(self.paths) != 1 or self.paths[0] in ("-", "<stdin>"):
+                raise UsageError("writing a slice needs a capture loaded from exactly one file")
+            slice_file(self.paths[0], out, **filters)
+        return Trace(sub_table(self.table, select(self.table, **filters)), self.paths)
+
+    def reduce(self, fingerprint: str, out: str | None = None, **kw):
+        """A minimal subset of the events that still produces the finding (ddmin); see
+        tracereplay.debug.reduce.ReduceResult. One-file captures only."""
+        if len(self.paths) != 1 or self.paths[0] in ("-", "<stdin>"):
+            raise UsageError("reducing needs a capture loaded from exactly one file")
+        return reduce_trace(self.paths[0], fingerprint, out, **kw)
+
+    def export_perfetto(self, out: str, *, mappings: list[str] | None = None) -> dict:
+        """Write the Chrome JSON trace-event file (Perfetto UI, chrome://tracing); returns it."""
+        from .debug.perfetto import export_perfetto
+
+        return export_perfetto(self.table, self.findings(mappings=mappings), out)
+
 
 def load(*paths: str) -> Trace:
-    return Trace(load_table(list(paths)))
+    return Trace(load_table(list(paths)), list(paths))
+
+
+# -- debugging helpers the CLI calls (tracereplay/debug/) ---------------------------------------
+def history(paths: list[str], obj: str, **filters) -> tuple[TraceTable, pl.DataFrame]:
+    """Load a capture and return it with the history of one object."""
+    from .debug.history import history as _history
+
+    table = load_table(paths)
+    return table, _history(table, obj, **filters)
+
+
+def slice_trace(path: str, out: str | None = None, **filters):
+    """Write the selected events of one trace file to ``out`` (see tracereplay.debug.slice)."""
+    from .debug.slice import slice_file
+
+    return slice_file(path, out, **filters)
+
+
+def reduce_trace(path: str, fingerprint: str, out: str | None = None, **kw):
+    """Shrink one trace file to a minimal reproduction of a finding (see tracereplay.debug.reduce)."""
+    from .debug.reduce import reduce_file
+
+    return reduce_file(path, fingerprint, out, **kw)
+
+
+def export_perfetto(paths: list[str], out: str, *, mappings: list[str] | None = None) -> tuple[CheckResult, dict]:
+    """Check a capture and write its Chrome JSON trace-event file (see tracereplay.debug.perfetto)."""
+    from .debug.perfetto import export_perfetto as _export
+
+    res = check(paths, mappings=mappings)
+    return res, _export(res.table, res.findings, out)

@@ -20,6 +20,10 @@ COMMAND_MODULES = [
     "check_cmd",
     "dmesg_cmd",
     "stats_cmd",
+    "history_cmd",
+    "slice_cmd",
+    "reduce_cmd",
+    "export_cmd",
 ]
 
 
