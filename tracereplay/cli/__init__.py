@@ -24,6 +24,8 @@ COMMAND_MODULES = [
     "slice_cmd",
     "reduce_cmd",
     "export_cmd",
+    "rules_cmd",
+    "explain_cmd",
 ]
 
 

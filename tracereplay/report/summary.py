@@ -1,0 +1,48 @@
+"""A short markdown summary of a gate run, for a CI merge-request comment."""
+
+from __future__ import annotations
+
+from ..gate import Outcome
+
+MAX_ROWS = 20
+
+
+def _cell(s: str) -> str:
+    return s.replace("|", "\\|").replace("\n", " ")
+
+
+def to_markdown(outcome: Outcome) -> str:
+    s = outcome.summary()
+    code = outcome.exit_code
+    verdict = {0: "passed", 1: "failed", 2: "could not check every capture"}[code]
+    out = [f"### tracereplay: {verdict}", ""]
+    line = (f"{s['captures']} capture{'s' if s['captures'] != 1 else ''} checked: "
+            f"{s['findings']} finding{'s' if s['findings'] != 1 else ''}")
+    if outcome.baseline is not None:
+        line += f" ({s['new']} new, {s['known']} known)"
+    line += f", {s['failing']} failing at or above `{outcome.fail_on}`"
+    if s["errors"]:
+        line += f", {s['errors']} unreadable"
+    if s["stale"]:
+        line += f", {s['stale']} stale baseline entr{'ies' if s['stale'] != 1 else 'y'}"
+    if s["reports"]:
+        line += f", {s['reports']} kernel report{'s' if s['reports'] != 1 else ''} in paired logs"
+    out += [line + ".", ""]
+    failing = [f for r in outcome.results for f in outcome.failures(r)]
+    if failing:
+        out += ["| Rule | Severity | Finding | Location | Fingerprint |", "|---|---|---|---|---|"]
+        for f in failing[:MAX_ROWS]:
+            out.append(f"| `{f.rule}` | {f.severity} | {_cell(f.title)} | `{_cell(f.file)}:{f.line}` "
+                       f"| `{f.fingerprint}` |")
+        if len(failing) > MAX_ROWS:
+            out.append(f"\n... and {len(failing) - MAX_ROWS} more.")
+        out.append("")
+    if outcome.errored:
+        out.append("Captures that could not be checked:")
+        out += [f"- `{_cell(r.name)}`: {_cell('; '.join(r.errors))}" for r in outcome.errored[:MAX_ROWS]]
+        out.append("")
+    if outcome.stale:
+        out.append("Stale baseline entries (no longer found; remove them with `--update-baseline`):")
+        out += [f"- `{e.fingerprint}` [{e.rule}] {_cell(e.title)}" for e in outcome.stale[:MAX_ROWS]]
+        out.append("")
+    return "\n".join(out).rstrip("\n") + "\n"
