@@ -39,7 +39,7 @@ def classes(report: Report) -> list[str]:
     names: list[str] = []
     for entry in report.lock_chain:
         names.append(entry["name"])
-    for lk in (report.acquiring, report.holding):
+    for lk in (report.acquiring, report.holding, report.releasing):
         if lk:
             names.append(lk["name"])
     for held in report.held_locks:

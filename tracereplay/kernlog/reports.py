@@ -37,6 +37,7 @@ class Report:
     lock_chain: list[dict[str, Any]] = field(default_factory=list)
     acquiring: dict[str, Any] | None = None
     holding: dict[str, Any] | None = None
+    releasing: dict[str, Any] | None = None  # bad unlock balance: the lock released once too often
     held_locks: list[dict[str, Any]] = field(default_factory=list)
     frames: list[str] = field(default_factory=list)
     kasan: dict[str, Any] | None = None
@@ -111,6 +112,10 @@ def _fill_structure(rep: Report, lines: list[str]) -> None:
                 if needle in t:
                     rep.refcount_event = ev
                     break
+        if rep.releasing is None and (m := grammar.search("RELEASE_LINE", t)):
+            base, version, subclass = split_name(m["name"])
+            rep.releasing = {"name": base, "name_version": version, "subclass": subclass,
+                             "raw_name": m["name"]}
         if re.search(r"is trying to (?:acquire|lock)|just changed the state of lock|takes:$", t):
             pending = "acquiring"
         elif t.startswith(("but task is already holding lock", "and this task is already holding")):
