@@ -107,3 +107,26 @@ def test_refcount_fixture_details() -> None:
     assert rep.refcount_event == "underflow"
     assert rep.timestamp == 44.471332
     assert rep.pid == 2992
+
+
+def test_title_engine_helpers() -> None:
+    from tracereplay.kernlog import titles
+
+    assert titles.demangle("_Z8fakeNameiii") == "fakeName"
+    assert titles.demangle("_ZN2ns4funcEv") == "ns::func"
+    assert titles.demangle("dma_buf_detach") == "dma_buf_detach"
+    assert titles.strip_prefixes("__do_sys_ioctl") == "ioctl"
+    assert titles.strip_prefixes("__se_sys_bpf") == "bpf"
+    assert titles.render("KASAN: %[1]v %[3]v in %[4]v", ["a", "b", "Read", "f"]) == "KASAN: a Read in f"
+    assert titles.sanitize("WARNING in foo+0x1/0x20 at 0xffff888012345678 CPU#3") == \
+        "WARNING in foo at ADDR CPU"
+
+
+def test_bare_header_title_when_no_format_completes() -> None:
+    """syzkaller titles a report whose formats all fail with its header line, corrupted."""
+    log = ("[   10.000000] WARNING: possible circular locking dependency detected\n"
+           "[   10.000001] 6.1.0 #1 Not tainted\n")
+    (rep,) = parse_log(log, "x")
+    assert (rep.kind, rep.title, rep.corrupted, rep.corrupted_reason) == (
+        "circular_locking", "WARNING: possible circular locking dependency detected", True,
+        "matched title but not report regexp")
