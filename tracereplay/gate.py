@@ -140,8 +140,14 @@ def default_jobs() -> int:
 
 
 def _executor(jobs: int) -> Executor:
-    # spawn, not fork: polars' thread pool does not survive fork() in the parent.
-    return ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn"))
+    # Not fork: polars' thread pool does not survive fork() of a process that used it. A fork
+    # server that has imported tracereplay (and never ran a query) starts workers quickly.
+    if "forkserver" in multiprocessing.get_all_start_methods():
+        ctx = multiprocessing.get_context("forkserver")
+        ctx.set_forkserver_preload(["tracereplay.gate"])
+    else:
+        ctx = multiprocessing.get_context("spawn")
+    return ProcessPoolExecutor(max_workers=jobs, mp_context=ctx)
 
 
 def run(captures: Iterable[Capture], *, jobs: int | None = None, mappings: list[str] | None = None,
