@@ -89,7 +89,7 @@ def _fence() -> list[pl.Expr]:
 
 def kv(key: str, source: str = "body") -> pl.Expr:
     """The value of `key=value` in a body (values end at whitespace)."""
-    return pl.col(source).str.extract(rf"(?:^|[\s,(]){key}=(\S+?)(?:,|\s|\)|$)", 1)
+    return pl.col(source).str.extract(rf"(?:^|[\s(]){key}=([^\s,]+)", 1)
 
 
 def _int_kv(key: str) -> pl.Expr:
@@ -165,18 +165,23 @@ def _families() -> list[tuple[pl.Expr, list[pl.Expr]]]:
 
 
 def add_typed_fields(df: pl.DataFrame) -> pl.DataFrame:
-    """Add every TYPED column; each family's patterns run only on that family's rows."""
-    df = df.with_row_index("_row")
-    done = []
-    rest = df
+    """Add every TYPED column; each family's patterns run only on that family's rows.
+
+    Each family is extracted on its own rows and scattered back by row number, so neither the
+    patterns nor a re-sort touch the other rows.
+    """
+    n = len(df)
+    out = {c: pl.repeat(None, n, dtype=t, eager=True).alias(c) for c, t in TYPED.items()}
+    rows = df.select(pl.int_range(pl.len(), dtype=pl.UInt32).alias("_row"), "event", "body")
+    taken = pl.repeat(False, n, dtype=pl.Boolean, eager=True)
     for cond, exprs in _families():
-        mask = rest.select(cond.fill_null(False)).to_series()
-        sub = rest.filter(mask)
-        rest = rest.filter(~mask)
-        if len(sub):
-            done.append(sub.with_columns(exprs))
-    done.append(rest)
-    out = pl.concat(done, how="diagonal_relaxed").sort("_row").drop("_row")
-    return out.with_columns(
-        [pl.lit(None, dtype).alias(c) for c, dtype in TYPED.items() if c not in out.columns]
-    ).with_columns([pl.col(c).cast(t) for c, t in TYPED.items()])
+        mask = rows.select(cond.fill_null(False)).to_series() & ~taken
+        if not mask.any():
+            continue
+        taken = taken | mask
+        sub = rows.filter(mask).lazy().with_columns(exprs).collect()  # lazy: one regex pass per family (CSE)
+        idx = sub["_row"]
+        for c in sub.columns:
+            if c in out:
+                out[c] = out[c].scatter(idx, sub[c].cast(TYPED[c]))
+    return df.with_columns(list(out.values()))

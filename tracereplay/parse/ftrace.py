@@ -83,23 +83,16 @@ def parse_text(text: str, file: str, *, vectorised: bool = True) -> ParsedFile:
     non_events: dict[str, int] = {}
 
     pattern = event_line_pattern() if vectorised else "^(?P<comm>$^)(?P<pid>)(?P<tgid>)(?P<cpu>)(?P<flags>)(?P<ts>)(?P<rest>)"
-    pre = df.with_columns(pl.col("raw").str.extract_groups(pattern).alias("m")).unnest("m")
-    hit = pre.filter(pl.col("comm").is_not_null())
-    parts = []
-    pending = hit.select("line", "rest")
-    for shape, pattern in body_patterns():
-        got = pending.with_columns(pl.col("rest").str.extract_groups(pattern).alias("b")).unnest("b")
-        ok = pl.col("body").is_not_null()
-        taken = got.filter(ok)
-        if "event" not in taken.columns:
-            taken = taken.with_columns(pl.lit(None, pl.String).alias("event"))
-        parts.append(taken.select("line", _event_name(shape), "body"))
-        pending = got.filter(~ok).select("line", "rest")
-    fast = pl.concat(parts).join(hit.drop("rest", "raw"), on="line")
-
-    slow_lines = set(pending["line"].to_list())
-    slow = pre.filter(pl.col("comm").is_null() | pl.col("line").is_in(list(slow_lines)))
-    fast = fast.filter(~pl.col("line").is_in(list(slow_lines)))
+    pre = df.lazy().with_columns(pl.col("raw").str.extract_groups(pattern).alias("m")).unnest("m").collect()
+    hit = pre.filter(pl.col("comm").is_not_null()).drop("raw")
+    # Body shapes in the lexer's priority order: the first pattern that takes the rest wins.
+    shapes = [(shape, pl.col("rest").str.extract_groups(pattern)) for shape, pattern in body_patterns()]
+    event = pl.coalesce([_event_name(shape, m) for shape, m in shapes])
+    body = pl.coalesce([m.struct.field("body") for _, m in shapes])
+    fast = hit.lazy().with_columns(event.alias("event"), body.alias("body")).collect()
+    slow_lines = fast.filter(pl.col("body").is_null())["line"]
+    fast = fast.filter(pl.col("body").is_not_null())
+    slow = pre.filter(pl.col("comm").is_null() | pl.col("line").is_in(slow_lines.implode()))
 
     result = ParsedFile(file=file, lines=n, events=pl.DataFrame(), non_events=non_events)
     slow_rows = _parse_slow(slow.select("line", "raw").iter_rows(), result)
@@ -109,25 +102,26 @@ def parse_text(text: str, file: str, *, vectorised: bool = True) -> ParsedFile:
         result.non_events["html"] = result.non_events.get("html", 0) + len(result.malformed)
         result.malformed = []
     slow_df = pl.DataFrame(slow_rows, schema={c: (pl.UInt32 if c == "line" else pl.String) for c in BASE}, orient="row")
-    result.events = pl.concat([fast.select(BASE), slow_df]).sort("line")
+    result.events = fast.select(BASE)
+    if len(slow_df):
+        result.events = pl.concat([result.events, slow_df]).sort("line")
     return result
 
 
-def _event_name(shape: str) -> pl.Expr:
+def _event_name(shape: str, m: pl.Expr) -> pl.Expr:
     """Event names for bodies that print none: the kernel's own event names for them."""
+    body = m.struct.field("body")
     if shape == "named":
-        return pl.col("event")
+        return m.struct.field("event")
     if shape == "function":
-        return pl.lit("function").alias("event")
+        return pl.when(body.is_not_null()).then(pl.lit("function"))
     if shape == "syscall_exit":
-        return (pl.lit("sys_exit_") + pl.col("event").str.strip_prefix("sys_")).alias("event")
+        return pl.lit("sys_exit_") + m.struct.field("event").str.strip_prefix("sys_")
     if shape == "syscall_enter":
-        return (pl.lit("sys_enter_") + pl.col("event").str.strip_prefix("sys_")).alias("event")
+        return pl.lit("sys_enter_") + m.struct.field("event").str.strip_prefix("sys_")
     return (
-        pl.when(pl.col("body").str.starts_with("<user"))
-        .then(pl.lit("user_stack"))
-        .otherwise(pl.lit("kernel_stack"))
-        .alias("event")
+        pl.when(body.str.starts_with("<user")).then(pl.lit("user_stack"))
+        .when(body.is_not_null()).then(pl.lit("kernel_stack"))
     )
 
 
