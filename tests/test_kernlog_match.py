@@ -133,3 +133,33 @@ def test_no_findings_leaves_every_report_unexplained() -> None:
     res = match_reports(_reports(), [])
     assert res.pairs == [] and res.beyond == []
     assert len(res.unexplained) == 3
+
+
+SYZ = SHARED / "corpus" / "syzkaller-reports"
+
+# selinux_tun_dev_free_security frees the tun security blob twice (syzkaller fixture kasan-uaf/5);
+# the kmem tracepoints of a raw-pointer build show the same object freed twice.
+KMEM = """\
+  syz-executor0-4513    [001] .....    96.100001: kmalloc: call_site=selinux_tun_dev_alloc_security+0x3c/0xd0 ptr=0xffff8801d5961a40 bytes_req=4 bytes_alloc=32 gfp_flags=GFP_KERNEL
+  syz-executor0-4513    [001] .....    96.200001: kfree: call_site=selinux_tun_dev_free_security+0x15/0x20 ptr=0xffff8801d5961a40
+  syz-executor0-4513    [001] .....    96.262001: kfree: call_site=selinux_tun_dev_free_security+0x15/0x20 ptr=0xffff8801d5961a40
+"""
+
+
+@pytest.mark.skipif(not SYZ.is_dir(), reason="shared corpus not found")
+def test_kasan_invalid_free_pairs_by_object_address(tmp_path: Path) -> None:
+    from tracereplay.kernlog import parse_log
+
+    raw = (SYZ / "kasan-uaf" / "5").read_text(errors="replace")
+    log = raw.partition("\n\n")[2].split("\nREPORT:\n")[0]
+    rep = parse_log(log, "kasan-uaf/5")[0]
+    assert (rep.title, rep.kasan["object"], rep.kasan["object_size"]) == (
+        "KASAN: invalid-free in selinux_tun_dev_free_security", "ffff8801d5961a40", 32)
+    lines = KMEM.splitlines()
+    path = tmp_path / "kmem.txt"
+    path.write_text(HEADER.format(n=len(lines)) + "\n".join(lines) + "\n")
+    findings = check([str(path)]).findings
+    res = match_reports([rep], findings)
+    assert [(p.finding.rule, p.finding.line, p.reason) for p in res.pairs] == [
+        ("SLAB-DOUBLE-FREE", H + 3, "same object: ffff8801d5961a40")]
+    assert res.unexplained == [] and res.beyond == []

@@ -49,6 +49,7 @@ _CLASS_KINDS = frozenset({
     "safe_to_unsafe", "irq_lock_inversion", "locks_held_at_exit"})
 
 _HEX = re.compile(r"(?:0x)?([0-9a-fA-F]{8,16})")
+_RAW_ADDR = re.compile(r"\b(?:0x([0-9a-fA-F]{6,16})|(ffff[0-9a-f]{12}))\b")
 _CLASS_SUFFIX = re.compile(r"(?:#\d+)?(?:/\d+)?$")
 
 
@@ -96,11 +97,22 @@ def finding_classes(f: Finding) -> list[str]:
     return out
 
 
-def _addresses(f: Finding) -> set[int]:
+def _hex(v: str | None) -> int | None:
+    if not v:
+        return None
+    try:
+        return int(v, 16)
+    except ValueError:
+        return None
+
+
+def _raw_addresses(f: Finding) -> set[int]:
+    """Raw kernel addresses among a finding's objects (``0x...`` or ``ffff...``); hashed %p
+    pointers are another namespace and never compare with KASAN's addresses."""
     out: set[int] = set()
     for o in f.objects:
-        for m in _HEX.finditer(o):
-            out.add(int(m.group(1), 16))
+        for m in _RAW_ADDR.finditer(o):
+            out.add(int(m.group(1) or m.group(2), 16))
     return out
 
 
@@ -173,20 +185,17 @@ def _score(rep: Report, f: Finding, rep_classes: list[str]) -> tuple[float, str]
         return len(common) / len(want_set | got_set), "same lock classes: " + ", ".join(
             c for c in rep_classes if c in common)
     if rep.kind == "kasan":
-        addr = (rep.kasan or {}).get("addr")
-        if not addr:
+        k = rep.kasan or {}
+        have = _raw_addresses(f)
+        if not have:
             return None
-        try:
-            a = int(addr, 16)
-        except ValueError:
-            return None
-        if a in _addresses(f):
-            return 2.0, f"same address: {addr}"
-        size = f.extra.get("size") if isinstance(f.extra, dict) else None
-        if isinstance(size, int):
-            for base in _addresses(f):
-                if base <= a < base + size:
-                    return 1.5, f"address {addr} inside the object at {base:#x}"
+        for key, what in (("addr", "same address"), ("object", "same object")):
+            v = _hex(k.get(key))
+            if v is not None and v in have:
+                return 2.0, f"{what}: {k[key]}"
+        a, base, size = _hex(k.get("addr")), _hex(k.get("object")), k.get("object_size")
+        if a is not None and base is not None and size and base in have and base <= a < base + size:
+            return 1.5, f"address {k['addr']} inside the object at {k['object']}"
         return None
     # refcount / fence: no identity in the report; the call chain names the user
     text = " ".join([*f.objects, f.title, f.detail])

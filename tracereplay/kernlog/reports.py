@@ -143,6 +143,7 @@ def _fill_structure(rep: Report, lines: list[str]) -> None:
             pending = None
         if (m := grammar.search("KASAN_HEADER", t)) and rep.kasan is None:
             rep.kasan = {"bug_type": m["bug_type"], "access": None, "size": None, "addr": None,
+                         "object": None, "object_size": None, "cache": None,
                          "alloc_stack": [], "free_stack": []}
         if rep.kasan is not None:
             if rep.kasan["access"] is None and (m := grammar.search("KASAN_ACCESS", t)):
@@ -151,6 +152,10 @@ def _fill_structure(rep: Report, lines: list[str]) -> None:
                 rep.kasan["addr"] = m["addr"]
                 if rep.task is None:
                     rep.task, rep.pid = m["comm"], int(m["pid"])
+            if rep.kasan["object"] is None and (m := grammar.search("KASAN_OBJECT", t)):
+                rep.kasan["object"] = m["addr"]
+            if rep.kasan["cache"] is None and (m := grammar.search("KASAN_CACHE", t)):
+                rep.kasan["cache"], rep.kasan["object_size"] = m["cache"], int(m["size"])
             if (m := grammar.match("KASAN_STACK", t)):
                 key = "alloc_stack" if m["which"] == "Allocated" else "free_stack"
                 if not rep.kasan[key]:
