@@ -146,6 +146,30 @@ def test_released_with_pending_signals(trace_file):
     assert f.detail.startswith("Fence sw_sync:tl:2a:10 released with pending signals!")
 
 
+def test_released_while_a_task_waits(trace_file):
+    lines = [
+        fe("dma_fence_init", 3, 1, 100.0),
+        fe("dma_fence_wait_start", 3, 1, 100.1, comm="app", pid=300),
+        fe("dma_fence_destroy", 3, 1, 100.2),
+    ]
+    (f,) = run(trace_file, lines)
+    assert rules([f]) == [("FENCE-PENDING-RELEASE", "error", ["3:1", "vgem:vgem-0"], L + 3)]
+    assert [e.line for e in f.evidence] == [L + 1, L + 3, L + 2]
+
+
+def test_enabled_but_no_callback_shown_is_a_warning(trace_file):
+    # dma_fence_enable_sw_signaling() then the last put (st-dma-fence-unwrap does this): the
+    # kernel warns only when a callback is queued, and no -EDEADLK signal follows here
+    lines = [
+        fe("dma_fence_init", 3, 1, 100.0, driver="mock", timeline="mock"),
+        fe("dma_fence_enable_signal", 3, 1, 100.1, driver="mock", timeline="mock"),
+        fe("dma_fence_destroy", 3, 1, 100.2, driver="mock", timeline="mock"),
+    ]
+    (f,) = run(trace_file, lines)
+    assert rules([f]) == [("FENCE-PENDING-RELEASE", "warning", ["3:1", "mock:mock"], L + 3)]
+    assert f.extra["proven"] is False
+
+
 def test_unsignalled_destroy_without_waiters_is_fine(trace_file):
     lines = [fe("dma_fence_init", 3, 1, 100.0), fe("dma_fence_destroy", 3, 1, 100.1)]
     assert run(trace_file, lines) == []

@@ -93,6 +93,7 @@ class FenceModel(Model):
         self.order_reported: set[tuple] = set()
         self.uninit_reported: set[tuple] = set()
         self.all: list[Fence] = []
+        self.candidates: list[Fence] = []  # destroyed unsignalled with signalling enabled
 
     # -- helpers ---------------------------------------------------------------------------
     @staticmethod
@@ -192,7 +193,10 @@ class FenceModel(Model):
                     "a reference was put too often, or a pointer was used without holding one."),
         )
 
-    def _pending_release(self, i: int, f: Fence, signal_row: int | None = None) -> None:
+    def _pending_release(self, i: int, f: Fence, signal_row: int | None = None, proven: bool = True) -> None:
+        """Proven: the kernel's WARN condition (callbacks queued) is visible in the trace, by an
+        open wait or by the -EDEADLK signal dma_fence_release() sends; otherwise only signalling
+        was enabled (dma_fence_enable_sw_signaling() needs no callback) and it is a warning."""
         if f.pending_reported or f.key[1] == 0:
             return
         f.pending_reported = True
@@ -213,14 +217,21 @@ class FenceModel(Model):
         tl = f.timeline if f.timeline is not None else "?"
         r.emit(
             "FENCE-PENDING-RELEASE", i,
-            f"{self._name(f)} released with pending signals",
+            f"{self._name(f)} released with pending signals" if proven else
+            f"{self._name(f)} released unsignalled with signalling enabled",
             self._objects(f),
             ev,
             key_objects=self._keys(f),
             detail=(f"Fence {drv}:{tl}:{f.key[1]:x}:{f.key[2]:x} released with pending signals!\n"
                     f"The last reference to the fence was dropped at {r.where(i)} before it was "
                     f"signalled, while {'; '.join(why)}. Whoever waits on it is only released by the "
-                    "-EDEADLK signal dma_fence_release() forces."),
+                    "-EDEADLK signal dma_fence_release() forces."
+                    + ("" if proven else
+                       "\nThe kernel WARNs only when a callback is still queued; the trace shows "
+                       "signalling enabled but no callback (dma_fence_enable_sw_signaling() adds "
+                       "none), and no -EDEADLK signal followed the release, so this may be benign.")),
+            severity="" if proven else "warning",
+            extra={"proven": proven},
         )
 
     # -- operations ------------------------------------------------------------------------
@@ -297,7 +308,8 @@ class FenceModel(Model):
         lst = self.live.get(key)
         if not lst:
             dead = self.dead.get(key)
-            if dead is not None and dead.release_unsignalled and dead.signaled is None:
+            if (dead is not None and dead.release_unsignalled and dead.signaled is None
+                    and r.pid[dead.destroyed] == r.pid[i]):
                 # dma_fence_release() signals a fence that still had callbacks (-EDEADLK)
                 dead.signaled = i
                 self._pending_release(dead.destroyed, dead, signal_row=i)
@@ -384,8 +396,10 @@ class FenceModel(Model):
         if f.signaled is None:
             if len(lst) == 0:
                 f.release_unsignalled = True
-            if f.enable is not None or f.waits:
+            if f.waits:
                 self._pending_release(i, f)
+            elif f.enable is not None:
+                self.candidates.append(f)  # decided by a release-path signal, or at the end
 
     def _check_order(self, i: int, f: Fence) -> None:
         src, ctx, seq = f.key
@@ -415,6 +429,8 @@ class FenceModel(Model):
 
     def finish(self) -> None:
         r = self.r
+        for f in self.candidates:
+            self._pending_release(f.destroyed, f, proven=False)
         for f in self.all:
             if f.destroyed is not None:
                 continue
