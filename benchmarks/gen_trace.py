@@ -22,41 +22,48 @@ HEADER = """# tracer: nop
 
 TASKS = [("Web Content", 2711), ("kworker/u8:1", 44), ("Xorg:cs0", 981), ("gnome-shell", 1638),
          ("vm-bind-a", 601), ("<idle>", 0), ("sway", 1200), ("kworker/0:2", 73)]
-LOCKS = [("&dev->struct_mutex", "00000000a1b2c3d4"), ("&vm->lock", "000000005e6f7a8b"),
-         ("reservation_ww_class_mutex", "00000000c0ffee00"), ("&(&obj->lock)->rlock", "0000000012345678"),
-         ("(work_completion)(&w->work)", "000000009abcdef0"), ("rcu_read_lock", "00000000f00dcafe")]
+# in the one order every task takes them
+LOCKS = [("(work_completion)(&w->work)", "000000009abcdef0"), ("&dev->struct_mutex", "00000000a1b2c3d4"),
+         ("&vm->lock", "000000005e6f7a8b"), ("reservation_ww_class_mutex", "00000000c0ffee00"),
+         ("rcu_read_lock", "00000000f00dcafe"), ("&(&obj->lock)->rlock", "0000000012345678")]
 
 
 def generate(n: int, out, seed: int = 1) -> None:
+    """A clean, realistic mix: each task nests locks in one global order and releases them
+    LIFO, fences go init -> emit -> signaled -> destroy per timeline, objects are freed once."""
     rnd = random.Random(seed)
     out.write(HEADER.format(n=n))
     ts = 1000_000000
     seq = {5: 1, 6: 1}
-    held: dict[int, list] = {}
+    stage = {5: 0, 6: 0}
+    fence_events = ("dma_fence_init", "dma_fence_emit", "dma_fence_signaled", "dma_fence_destroy")
+    held: dict[int, list[int]] = {}
     live: list[str] = []
     written = 0
     while written < n:
         comm, pid = rnd.choice(TASKS)
-        cpu = rnd.randrange(4)
+        cpu = pid % 4
         ts += rnd.randrange(1, 40)
-        pre = f"{comm:>16}-{pid:<7} [{cpu:03d}] d..2. {ts // 1_000_000:5d}.{ts % 1_000_000:06d}: "
+        pre = f"{comm:>16}-{pid:<7} [{cpu:03d}] ...1. {ts // 1_000_000:5d}.{ts % 1_000_000:06d}: "
         k = rnd.random()
         stack = held.setdefault(pid, [])
         if k < 0.55:
-            if stack and (len(stack) > 2 or rnd.random() < 0.5):
-                name, addr = stack.pop()
+            top = stack[-1] if stack else -1
+            if stack and (top == len(LOCKS) - 1 or len(stack) > 2 or rnd.random() < 0.5):
+                name, addr = LOCKS[stack.pop()]
                 body = f"lock_release: {addr} {name}"
             else:
-                name, addr = rnd.choice(LOCKS)
-                stack.append((name, addr))
+                j = rnd.randrange(top + 1, len(LOCKS))
+                stack.append(j)
+                name, addr = LOCKS[j]
                 body = f"lock_acquire: {addr} {'read ' if name.startswith('rcu') else ''}{name}"
         elif k < 0.7:
             ctx = rnd.choice((5, 6))
-            s = seq[ctx]
-            ev = rnd.choice(("dma_fence_init", "dma_fence_emit", "dma_fence_signaled", "dma_fence_destroy"))
-            if ev == "dma_fence_destroy":
+            body = f"{fence_events[stage[ctx]]}: driver=vgem timeline=vgem-{ctx} context={ctx} seqno={seq[ctx]}"
+            stage[ctx] += 1
+            if stage[ctx] == len(fence_events):
+                stage[ctx] = 0
                 seq[ctx] += 1
-            body = f"{ev}: driver=vgem timeline=vgem-{ctx} context={ctx} seqno={s}"
         elif k < 0.85:
             if live and rnd.random() < 0.5:
                 p = live.pop(rnd.randrange(len(live)))

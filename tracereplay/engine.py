@@ -17,24 +17,37 @@ from .mapping import MapEntry, condition, load_mappings, operand, validate
 from .table import TraceTable
 
 
+def _column(name: str, doc: str) -> property:
+    """A per-row column as a Python list, converted on first use (models use a few of them)."""
+
+    def get(self: Replay) -> list:
+        cache = self._cols
+        if name not in cache:
+            cache[name] = self.table.events[name].to_list()
+        return cache[name]
+
+    return property(get, doc=doc)
+
+
 class Replay:
     """Per-event context shared by the models, indexed by row of the event table."""
 
+    file = _column("file", "source file of each event")
+    line = _column("line", "1-based line in its file")
+    ts = _column("ts_ns", "timestamp in ns (raw counter for counter clocks)")
+    cpu = _column("cpu", "CPU")
+    pid = _column("pid", "task pid")
+    comm = _column("comm", "task comm")
+    irqs_off = _column("irqs_off", "irqs disabled (null without an irq-info column)")
+    bh_off = _column("bh_off", "bottom halves disabled (5.18+ flags)")
+    hardirq = _column("hardirq", "in hardirq context")
+    softirq = _column("softirq", "in softirq context")
+    nmi = _column("nmi", "in NMI context")
+    event = _column("event", "event name")
+
     def __init__(self, table: TraceTable) -> None:
-        ev = table.events
         self.table = table
-        self.file: list[str] = ev["file"].to_list()
-        self.line: list[int] = ev["line"].to_list()
-        self.ts: list[int | None] = ev["ts_ns"].to_list()
-        self.cpu: list[int | None] = ev["cpu"].to_list()
-        self.pid: list[int | None] = ev["pid"].to_list()
-        self.comm: list[str | None] = ev["comm"].to_list()
-        self.irqs_off: list[bool | None] = ev["irqs_off"].to_list()
-        self.bh_off: list[bool | None] = ev["bh_off"].to_list()
-        self.hardirq: list[bool | None] = ev["hardirq"].to_list()
-        self.softirq: list[bool | None] = ev["softirq"].to_list()
-        self.nmi: list[bool | None] = ev["nmi"].to_list()
-        self.event: list[str] = ev["event"].to_list()
+        self._cols: dict[str, list] = {}
         self.findings: list[Finding] = []
 
     # -- context helpers --------------------------------------------------------------------

@@ -10,6 +10,7 @@ The table is in timestamp order (stable, so equal stamps keep file order).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import polars as pl
 
@@ -65,16 +66,21 @@ class TraceTable:
         """Why the trace is incomplete at this time (and CPU), or None where it is complete."""
         if ts_ns is None or self.health.is_empty():
             return None
-        for w in self.health.iter_rows(named=True):
-            if w["file"] != file:
+        for wfile, kind, wcpu, lo, hi, line, detail in self._windows:
+            if wfile != file or (kind == "lost" and wcpu is not None and cpu is not None and wcpu != cpu):
                 continue
-            if w["cpu"] is not None and cpu is not None and w["cpu"] != cpu and w["kind"] == "lost":
-                continue
-            lo = w["start_ns"] if w["start_ns"] is not None else -(2**63)
-            hi = w["end_ns"] if w["end_ns"] is not None else 2**63 - 1
             if lo <= ts_ns <= hi:
-                return f"{w['kind']} ({w['detail']}, {w['file']}:{w['line']})"
+                return f"{kind} ({detail}, {wfile}:{line})"
         return None
+
+    @cached_property
+    def _windows(self) -> list[tuple]:
+        lo, hi = -(2**63), 2**63 - 1
+        return [
+            (w["file"], w["kind"], w["cpu"], lo if w["start_ns"] is None else w["start_ns"],
+             hi if w["end_ns"] is None else w["end_ns"], w["line"], w["detail"])
+            for w in self.health.iter_rows(named=True)
+        ]
 
 
 def _decode_flags() -> list[pl.Expr]:
