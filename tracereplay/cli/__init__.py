@@ -26,6 +26,8 @@ COMMAND_MODULES = [
     "export_cmd",
     "rules_cmd",
     "explain_cmd",
+    "probes_cmd",
+    "simulate_cmd",
 ]
 
 

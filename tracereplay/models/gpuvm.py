@@ -314,6 +314,11 @@ class GpuvmModel(Model):
 
     def op_bo_destroy(self, i, vm_bo, gpuvm, obj) -> None:
         r = self.r
+        if vm_bo is None:  # the probe printed kref= (a kref release callback): one vm_bo per (VM, GEM)
+            vm_bo = next((b.addr for b in self.vmbos.values() if b.vm == gpuvm and b.obj == obj
+                          and b.destroyed_row is None), None)
+            if vm_bo is None:
+                return
         vb = self._vmbo(vm_bo, gpuvm, obj)
         if vb is None or not self._vmbo_alive(i, vb, "drm_gpuvm_bo_destroy"):
             if vb is not None and vb.orphan_row is not None:
