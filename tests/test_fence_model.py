@@ -105,6 +105,13 @@ def test_event_after_destroy(trace_file):
     assert f.key_objects == ["vgem", "vgem-0"]
 
 
+def test_event_after_destroy_on_another_cpu_within_clock_skew_is_a_warning(trace_file):
+    lines = lifecycle(7, 3, 100.0) + [fe("dma_fence_wait_end", 7, 3, 100.004005, comm="app", pid=300, cpu=3)]
+    (f,) = run(trace_file, lines)
+    assert (f.rule, f.severity, f.line) == ("FENCE-USE-AFTER-FREE", "warning", L + 6)
+    assert "different CPUs 5000 ns apart" in f.detail
+
+
 def test_reinit_after_destroy_is_a_new_fence(trace_file):
     lines = lifecycle(7, 3, 100.0) + lifecycle(7, 3, 101.0)
     assert run(trace_file, lines) == []

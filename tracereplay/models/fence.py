@@ -25,6 +25,9 @@ from ..engine import Model, Replay
 from ..findings import Evidence
 from .slab import gap_between
 
+# Events on different CPUs closer than this may be misordered by per-CPU trace clocks.
+_SKEW_NS = 20_000
+
 
 def u32(v) -> int | None:
     """An operand as the tracepoints print context/seqno: the low 32 bits."""
@@ -181,6 +184,9 @@ class FenceModel(Model):
             return
         f.uaf_reported = True
         r = self.r
+        d = f.destroyed
+        skew = (r.cpu[i] != r.cpu[d] and r.ts[i] is not None and r.ts[d] is not None
+                and abs(r.ts[i] - r.ts[d]) < _SKEW_NS)
         r.emit(
             "FENCE-USE-AFTER-FREE", i,
             f"{what} of {self._name(f)} after it was destroyed",
@@ -190,7 +196,11 @@ class FenceModel(Model):
             detail=(f"dma_fence_release() ran for {self._name(f)} at {r.where(f.destroyed)} "
                     f"(dma_fence_destroy): its last reference was dropped and the memory freed "
                     f"(kfree_rcu or the driver's release). {r.task(i)} still uses it at {r.where(i)}: "
-                    "a reference was put too often, or a pointer was used without holding one."),
+                    "a reference was put too often, or a pointer was used without holding one."
+                    + (f"\nThe two events are on different CPUs {abs(r.ts[i] - r.ts[d])} ns apart: "
+                       "per-CPU trace clocks may order them wrongly, so this is a warning."
+                       if skew else "")),
+            severity="warning" if skew else "",
         )
 
     def _pending_release(self, i: int, f: Fence, signal_row: int | None = None, proven: bool = True) -> None:
