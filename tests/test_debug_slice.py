@@ -182,7 +182,12 @@ def test_api_slice(hand, tmp_path):
     sub = tr.slice(event="dma_fence_*", out=str(tmp_path / "f.txt"))
     assert len(sub.events) == 2 and sub.events["event"].to_list() == ["dma_fence_emit", "dma_fence_signaled"]
     assert api.load(str(tmp_path / "f.txt")).events.drop("file", "line").equals(sub.events.drop("file", "line"))
-    assert len(tr.slice(cpu=1).events) == 4
+    mem = tr.slice(cpu=1)
+    assert len(mem.events) == 4 and "slice of" in repr(mem)
+    with pytest.raises(UsageError, match="needs a file"):
+        mem.reduce("0123456789abcdef")
+    assert "locks" in mem.stats(section="locks")
+    assert len(mem.history("&dev->lock")) == 2
 
 
 def test_cli(hand, tmp_path):

@@ -72,12 +72,21 @@ class Trace:
     a DataFrame), ``.stats()``, ``.history(obj)``, ``.slice(...)``, ``.export_perfetto(out)``.
     """
 
-    def __init__(self, table: TraceTable, paths: list[str] | None = None) -> None:
+    def __init__(self, table: TraceTable, paths: list[str] | None = None, *, slice_of: str | None = None) -> None:
         self.table = table
         self.paths = list(paths) if paths is not None else [f.path for f in table.files]
+        self.slice_of = slice_of  # an in-memory slice has no file of its own
 
     def __repr__(self) -> str:
-        return f"<Trace {', '.join(self.paths) or '(no file)'}: {len(self.table.events)} events>"
+        where = f"slice of {self.slice_of}" if self.slice_of else (", ".join(self.paths) or "(no file)")
+        return f"<Trace {where}: {len(self.table.events)} events>"
+
+    def _one_file(self, what: str) -> str:
+        if self.slice_of:
+            raise UsageError(f"{what} needs a file: write the slice with .slice(..., out=FILE) and load it")
+        if len(self.paths) != 1 or self.paths[0] in ("-", "<stdin>"):
+            raise UsageError(f"{what} needs a capture loaded from exactly one file")
+        return self.paths[0]
 
     @property
     def events(self) -> pl.DataFrame:
@@ -108,22 +117,22 @@ class Trace:
               out: str | None = None) -> Trace:
         """The capture cut down to the selected events (times in seconds, ``task`` a comm-pid,
         pid or comm, ``cpu`` a number, ``event`` a glob such as ``lock_*``; each may be a list).
-        With ``out``, also write the slice as a trace file (original lines and header)."""
+        With ``out``, write the slice as a trace file (original lines under the header) and return
+        it loaded from there; without, return an in-memory slice (events, check, stats, history,
+        export)."""
         from .debug.slice import select, slice_file, sub_table
 
         filters = dict(since=since, until=until, task=task, cpu=cpu, event=event)
         if out is not None:
-            if len(self.paths) != 1 or self.paths[0] in ("-", "<stdin>"):
-                raise UsageError("writing a slice needs a capture loaded from exactly one file")
-            slice_file(self.paths[0], out, **filters)
-        return Trace(sub_table(self.table, select(self.table, **filters)), self.paths)
+            slice_file(self._one_file("writing a slice"), out, **filters)
+            return load(out)
+        return Trace(sub_table(self.table, select(self.table, **filters)), [],
+                     slice_of=self.slice_of or ", ".join(self.paths))
 
     def reduce(self, fingerprint: str, out: str | None = None, **kw):
         """A minimal subset of the events that still produces the finding (ddmin); see
         tracereplay.debug.reduce.ReduceResult. One-file captures only."""
-        if len(self.paths) != 1 or self.paths[0] in ("-", "<stdin>"):
-            raise UsageError("reducing needs a capture loaded from exactly one file")
-        return reduce_trace(self.paths[0], fingerprint, out, **kw)
+        return reduce_trace(self._one_file("reducing"), fingerprint, out, **kw)
 
     def export_perfetto(self, out: str, *, mappings: list[str] | None = None) -> dict:
         """Write the Chrome JSON trace-event file (Perfetto UI, chrome://tracing); returns it."""
