@@ -130,6 +130,17 @@ def test_plot_dir(trace, tmp_path):
         assert p.read_bytes()[:8] == PNG and p.stat().st_size > 5000
 
 
+def test_plot_without_matplotlib(trace, tmp_path, monkeypatch):
+    import sys
+
+    for mod in ("matplotlib", "matplotlib.figure", "matplotlib.backends.backend_agg"):
+        monkeypatch.setitem(sys.modules, mod, None)
+    r = run(trace, "--plot", str(tmp_path / "p"))
+    assert r.exit_code == 2
+    assert r.output == "tracereplay: error: --plot needs matplotlib: pip install 'tracereplay[plot]'\n"
+    assert not (tmp_path / "p").exists()
+
+
 def test_errors(trace, tmp_path):
     r = run(trace, "--sort", "bogus")
     assert r.exit_code == 2 and "unknown sort key 'bogus'" in r.output

@@ -43,12 +43,14 @@ def command(traces: tuple[str, ...], section: str, by: str, sort: str | None, to
     """Statistics of TRACE... (one capture, possibly split into files)."""
     if fmt == "parquet" and output is None:
         raise UsageError("--format parquet needs -o FILE")
+    if plot_dir is not None:
+        from ..stats.plots import require_matplotlib, write_plots
+
+        require_matplotlib()
     table = load_table(list(traces))
     report_malformed(table)
     frames = compute_stats(table, section=section, by=by, sort=sort, top=top)
     if plot_dir is not None:
-        from ..stats.plots import write_plots
-
         for path in write_plots(table, plot_dir):
             click.echo(f"wrote {path}", err=True)
     if fmt == "parquet":

@@ -23,6 +23,11 @@ _GROUPS = 6  # series per histogram; the rest is "other"
 _TIME_BINS = 200
 
 
+def require_matplotlib() -> None:
+    """UsageError unless matplotlib can be imported (check before doing the work)."""
+    _matplotlib()
+
+
 def _matplotlib():
     try:
         from matplotlib.backends.backend_agg import FigureCanvasAgg
