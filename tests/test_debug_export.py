@@ -62,6 +62,17 @@ def trace(tmp_path):
     return str(p)
 
 
+def simulated(tmp_path: Path, name: str, seed: int = 1) -> str:
+    """A GPUVM simulator scenario written as a trace (skips when the simulator is absent)."""
+    if "simulate" not in main.commands:
+        pytest.skip("GPUVM simulator not available (no `tracereplay simulate`)")
+    out = tmp_path / f"{name}-{seed}.txt"
+    r = CliRunner().invoke(main, ["simulate", name, "--seed", str(seed), "-o", str(out)])
+    if r.exit_code != 0:
+        pytest.skip(f"`tracereplay simulate {name}` failed: {r.output.strip()}")
+    return str(out)
+
+
 def spans(data: dict, cat: str) -> list[tuple]:
     return sorted((e["name"], e["pid"], e["tid"], e["ts"], e["dur"])
                   for e in data["traceEvents"] if e["ph"] == "X" and e["cat"] == cat)
@@ -180,3 +191,19 @@ def test_cli_and_api(trace, tmp_path):
     assert r.exit_code == 2
     d = api.load(trace).export_perfetto(str(tmp_path / "n.json"))
     assert len(spans(d, "lock.hold")) == 4
+
+
+@pytest.mark.parametrize("name", ["vm-teardown", "resv-reclaim", "fence-double-signal", "bo-two-vms"])
+def test_simulated_gpuvm_scenarios(tmp_path, name):
+    trace = simulated(tmp_path, name)
+    out = tmp_path / f"{name}.json"
+    res, _ = api.export_perfetto([trace], str(out))
+    data = json.loads(out.read_text())
+    found = [e for e in data["traceEvents"] if e.get("cat") == "finding"]
+    assert sorted(e["args"]["rule"] for e in found) == sorted(f.rule for f in res.findings)
+    for e in found:
+        assert e["args"]["evidence"] and all(":" in x for x in e["args"]["evidence"])
+    if name == "fence-double-signal":
+        assert [e for e in data["traceEvents"] if e.get("cat") == "dma_fence"]
+    if name == "resv-reclaim":
+        assert spans(data, "lock.hold")

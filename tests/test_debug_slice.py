@@ -34,6 +34,17 @@ def ev(comm: str, pid: int, cpu: int, ts: float, body: str, flags: str = "...1."
     return f"{comm:>16}-{pid:<7} [{cpu:03d}] {flags} {sec:5d}.{usec:06d}: {body}"
 
 
+def simulated(tmp_path: Path, name: str, seed: int = 1) -> str:
+    """A GPUVM simulator scenario written as a trace (skips when the simulator is absent)."""
+    if "simulate" not in main.commands:
+        pytest.skip("GPUVM simulator not available (no `tracereplay simulate`)")
+    out = tmp_path / f"{name}-{seed}.txt"
+    r = CliRunner().invoke(main, ["simulate", name, "--seed", str(seed), "-o", str(out)])
+    if r.exit_code != 0:
+        pytest.skip(f"`tracereplay simulate {name}` failed: {r.output.strip()}")
+    return str(out)
+
+
 def same_events(original: str, filters: dict, sliced: str) -> None:
     """parse(slice) == the selected rows of parse(original), every column but file and line."""
     want = load_table([original]).events.filter(selection(**filters)).drop("file", "line")
@@ -202,3 +213,17 @@ def test_cli(hand, tmp_path):
     assert r.stdout.splitlines()[-1].endswith("kfree: call_site=drm_gem_object_free+0x2a/0x40 ptr=ffff888012345600")
     r = CliRunner().invoke(main, ["slice", hand, "--event", "nope"])
     assert r.exit_code == 2 and "no event matches" in r.output
+
+
+@pytest.mark.parametrize("name", ["vm-teardown", "bo-two-vms", "destructor-unlink", "fence-double-signal"])
+def test_simulated_gpuvm_round_trip(tmp_path, name):
+    trace = simulated(tmp_path, name, seed=2)
+    t = load_table([trace]).events
+    task = f"{t['comm'][0]}-{t['pid'][0]}"
+    mid = t["ts_ns"][len(t) // 2]
+    for filters in ({"task": task}, {"until": f"{mid // 10**9}.{mid % 10**9:09d}"}, {"event": "gpuvm_*,lock_*"}):
+        if t.filter(selection(**filters)).is_empty():
+            continue
+        out = tmp_path / "s.txt"
+        slice_file(trace, str(out), **filters)
+        same_events(trace, filters, str(out))
