@@ -95,7 +95,8 @@ def test_gate_end_to_end(corpus, real_traces):
     code, out, err = run(["check", "-j2", "--baseline", str(baseline), "--junit", "j.xml", "--sarif", "s.sarif",
                           "--summary", "s.md", *paths], root)
     assert code == 1, err
-    assert "[LOCK-CYCLE]" in out and "&latedrv->lock_a" in out and "gendrv" not in out
+    heads = [line for line in out.splitlines() if ": error: [" in line]
+    assert len(heads) == 1 and "[LOCK-CYCLE]" in heads[0] and "&latedrv->lock_a" in heads[0]
     assert "1 new," in out
     junit = check_junit(root / "j.xml")
     assert junit["tests"] == n_caps + 1
@@ -203,3 +204,26 @@ def test_real_corpus_directory_is_gated(tmp_path):
     assert kinds["20170419_rostedt_ftrace_dump_on_oops_in_dmesg.txt"] == (False, True)
     assert kinds["20251106_rostedt_lock_acquire_release_nonrt.txt"] == (True, False)
     assert len(results) == len(list((tmp_path / "snips").iterdir()))
+
+
+def test_paired_log_is_matched_and_dmesg_pairs_explicitly(tmp_path):
+    (tmp_path / "x.trace.txt").write_text(lock_trace("drv", abba=True))
+    (tmp_path / "x.dmesg.txt").write_text(LOCKDEP_LOG.format(cls="drv"))
+    (tmp_path / "elsewhere.log").write_text(LOCKDEP_LOG.format(cls="other"))
+    code, out, _ = run(["check", "-j1", "--json", "all.json", "x.trace.txt", "x.dmesg.txt"], tmp_path)
+    assert code == 1
+    assert "x.trace.txt: paired with x.dmesg.txt" in out
+    cap = json.loads((tmp_path / "all.json").read_text())["captures"][0]
+    assert cap["log"] == "x.dmesg.txt" and len(cap["reports"]) == 1
+    if cap["match"] is not None:  # tracereplay.kernlog.match is there: the report is explained
+        assert cap["match"]["counts"]["explained"] == 1
+    code, out, _ = run(["check", "-j1", "--json", "all.json", "--dmesg", "elsewhere.log", "x.trace.txt"], tmp_path)
+    assert code == 1 and "x.trace.txt: paired with elsewhere.log" in out
+    caps = json.loads((tmp_path / "all.json").read_text())["captures"]
+    assert [(c["name"], c["log"]) for c in caps] == [("x.trace.txt", "elsewhere.log")]
+    code, _, err = run(["check", "-j1", "--dmesg", "elsewhere.log", "x.trace.txt", "x.dmesg.txt",
+                        str(tmp_path)], tmp_path)
+    assert code == 0 or code == 1
+    (tmp_path / "y.txt").write_text(lock_trace("y", abba=False))
+    code, _, err = run(["check", "-j1", "--dmesg", "elsewhere.log", "x.trace.txt", "y.txt"], tmp_path)
+    assert code == 2 and "needs exactly one trace capture, not 2" in err

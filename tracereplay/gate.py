@@ -48,6 +48,7 @@ class CaptureResult:
     files: int = 0
     malformed: int = 0
     malformed_sample: list[tuple[str, int, str]] = field(default_factory=list)
+    match_text: str | None = None  # the matcher's text form, for the text output
 
     def to_dict(self) -> dict:
         return {
@@ -75,12 +76,22 @@ def _plain(obj):
 
 
 def _matcher():
-    """tracereplay.kernlog.match.match_reports when that module exists, else None."""
+    """(match_reports, to_dict, to_text) from tracereplay.kernlog.match and
+    tracereplay.report.dmesg_match when those modules exist, else None."""
     if importlib.util.find_spec("tracereplay.kernlog.match") is None:
         return None
     from .kernlog import match
 
-    return getattr(match, "match_reports", None)
+    fn = getattr(match, "match_reports", None)
+    if fn is None:
+        return None
+    to_dict, to_text = _plain, None
+    if importlib.util.find_spec("tracereplay.report.dmesg_match") is not None:
+        from .report import dmesg_match
+
+        to_dict = getattr(dmesg_match, "match_to_dict", _plain)
+        to_text = getattr(dmesg_match, "format_match", None)
+    return fn, to_dict, to_text
 
 
 def check_capture(capture: Capture, mappings: list[str] | None = None, select: list[str] | None = None,
@@ -119,10 +130,13 @@ def check_capture(capture: Capture, mappings: list[str] | None = None, select: l
             res.errors.append(str(e))
         else:
             res.reports = [r.to_dict() for r in reports]
-            match_reports = _matcher()
-            if match_reports is not None:
+            matcher = _matcher()
+            if matcher is not None and capture.trace is not None:
+                match_reports, to_dict, to_text = matcher
                 try:
-                    res.match = _plain(match_reports(reports, res.findings))
+                    m = match_reports(reports, res.findings)
+                    res.match = _plain(to_dict(m))
+                    res.match_text = to_text(m) if to_text is not None else None
                 except Exception as e:  # the matcher is optional; its failure is not the capture's
                     res.match = {"error": f"{type(e).__name__}: {e}"}
     return res
@@ -185,11 +199,14 @@ def run(captures: Iterable[Capture], *, jobs: int | None = None, mappings: list[
 
 def check_corpus(paths: Iterable[str], *, jobs: int | None = None, mappings: list[str] | None = None,
                  select: list[str] | None = None, ignore: list[str] | None = None,
-                 progress: Progress | None = None) -> tuple[Corpus, list[CaptureResult]]:
+                 progress: Progress | None = None, log: str | None = None) -> tuple[Corpus, list[CaptureResult]]:
     """Expand ``paths`` into captures and check them all (one process pool for both steps; no
-    pool at all for ``jobs=1`` or a single capture)."""
+    pool at all for ``jobs=1`` or a single capture). ``log`` names a kernel log to pair with the
+    only trace capture, whatever the names."""
     jobs = default_jobs() if jobs is None else max(1, jobs)
     files, errors = expand(paths)
+    if log is not None:
+        files = [f for f in files if os.path.realpath(f[0]) != os.path.realpath(log)]
     ex: Executor | None = None
     try:
         if jobs > 1 and len(files) > SNIFF_IN_POOL:
@@ -197,6 +214,8 @@ def check_corpus(paths: Iterable[str], *, jobs: int | None = None, mappings: lis
             corpus = build(files, errors, lambda fn, items: ex.map(fn, items, chunksize=32))
         else:
             corpus = build(files, errors)
+        if log is not None:
+            corpus = _pair_explicitly(corpus, log)
         work = sum(1 for c in corpus.captures if c.error is None and c.trace != "-")
         if jobs > 1 and work > 1 and ex is None:
             ex = _executor(min(jobs, work))
@@ -206,6 +225,20 @@ def check_corpus(paths: Iterable[str], *, jobs: int | None = None, mappings: lis
         if ex is not None:
             ex.shutdown(cancel_futures=True)
     return corpus, results
+
+
+def _pair_explicitly(corpus: Corpus, log: str) -> Corpus:
+    traces = [c for c in corpus.captures if c.trace is not None and c.error is None]
+    if len(traces) != 1:
+        raise UsageError(f"--dmesg {log}: needs exactly one trace capture, not {len(traces)}")
+    if not os.path.isfile(log):
+        raise InputError(log, "no such file")
+    t = traces[0]
+    caps = [c for c in corpus.captures if c is not t]
+    caps.append(Capture(t.name, trace=t.trace, log=log))
+    if t.log is not None:
+        caps.append(Capture(t.log, log=t.log))  # the log found by its name becomes its own capture
+    return Corpus(sorted(caps, key=lambda c: c.name), corpus.skipped)
 
 
 # -- baseline ----------------------------------------------------------------------------------

@@ -56,7 +56,7 @@ def _summary_line(outcome: gate.Outcome) -> str:
         if s["stale"]:
             line += f"; {s['stale']} stale baseline entr{'ies' if s['stale'] != 1 else 'y'}"
     if s["reports"]:
-        line += f"; {s['reports']} kernel report{'s' if s['reports'] != 1 else ''} in paired logs"
+        line += f"; {s['reports']} kernel report{'s' if s['reports'] != 1 else ''} in kernel logs"
     if s["errors"]:
         line += f"; {s['errors']} capture{'s' if s['errors'] != 1 else ''} could not be checked"
     if outcome.skipped:
@@ -84,9 +84,11 @@ def _summary_line(outcome: gate.Outcome) -> str:
 @click.option("--summary", "summary_file", metavar="FILE", help="Write a short markdown summary.")
 @click.option("--config", "config_file", metavar="TOML", default=None,
               help="Settings file.  [default: tracereplay.toml or pyproject.toml, searched upward]")
+@click.option("--dmesg", "dmesg", metavar="LOG", default=None,
+              help="Pair this kernel log with the (only) trace capture, whatever its name.")
 @click.option("-q", "--quiet", is_flag=True, help="No summary line and no progress bar.")
 def command(paths, fmt, fail_on, mappings, select, ignore, jobs, baseline, update_baseline, json_file,
-            junit_file, sarif_file, summary_file, config_file, quiet) -> None:
+            junit_file, sarif_file, summary_file, config_file, dmesg, quiet) -> None:
     """Check every capture in PATH... (trace files, directories, globs; kernel logs are paired with
     their trace) and report every broken invariant."""
     cfg = _config.load(config_file)
@@ -113,7 +115,7 @@ def command(paths, fmt, fail_on, mappings, select, ignore, jobs, baseline, updat
 
     try:
         corpus, results = gate.check_corpus(paths, jobs=jobs, mappings=mappings_l, select=select_l,
-                                            ignore=ignore_l, progress=progress)
+                                            ignore=ignore_l, progress=progress, log=dmesg)
     finally:
         bar.close()
     if update_baseline:
@@ -129,6 +131,11 @@ def command(paths, fmt, fail_on, mappings, select, ignore, jobs, baseline, updat
             click.echo(format_finding(f))
             click.echo("")
         for r in outcome.results:
+            if r.match_text:
+                click.echo(f"{r.name}: paired with {r.log}")
+                click.echo(r.match_text)
+                click.echo("")
+                continue
             for rep in r.reports:
                 click.echo(f"{r.log}:{rep['line']}: kernel report: {rep['kind']}: {rep['title']}"
                            + (f"  (capture {r.name})" if r.trace else ""))

@@ -26,7 +26,7 @@ def to_markdown(outcome: Outcome) -> str:
     if s["stale"]:
         line += f", {s['stale']} stale baseline entr{'ies' if s['stale'] != 1 else 'y'}"
     if s["reports"]:
-        line += f", {s['reports']} kernel report{'s' if s['reports'] != 1 else ''} in paired logs"
+        line += f", {s['reports']} kernel report{'s' if s['reports'] != 1 else ''} in kernel logs"
     out += [line + ".", ""]
     failing = [f for r in outcome.results for f in outcome.failures(r)]
     if failing:
