@@ -36,12 +36,17 @@ Y_OPTS=(
   ACPI
   # tracing: trace events + kprobe events
   DEBUG_KERNEL FTRACE EVENT_TRACING KPROBES KPROBE_EVENTS RCU_TRACE
+  # WARN()/BUG() output (tinyconfig compiles it out: refcount_t warnings would print nothing)
+  # and readable backtraces in the reports
+  BUG DEBUG_BUGVERBOSE FRAME_POINTER UNWINDER_FRAME_POINTER
   # lock debugging: lockdep, lock_acquire/lock_release/lock_contended events
   PROVE_LOCKING LOCK_STAT DEBUG_LOCK_ALLOC DEBUG_ATOMIC_SLEEP
   # dma-buf, sync_file, sw_sync, vgem
   DMA_SHARED_BUFFER SYNC_FILE SW_SYNC DRM DRM_VGEM UDMABUF
 )
 M_OPTS=( DMABUF_SELFTESTS )
+# options forced off (tinyconfig picks the "guess" unwinder)
+N_OPTS=( UNWINDER_GUESS )
 # numeric options: 256 KiB printk buffer so the selftests' dmesg is not overwritten
 VAL_OPTS=( LOG_BUF_SHIFT=18 )
 
@@ -63,13 +68,14 @@ cd "$KSRC"
 export ARCH=x86_64
 
 # 2. configure (only when the wanted option list changed)
-WANT_SIG=$(printf '%s\n' "${Y_OPTS[@]}" -- "${M_OPTS[@]}" -- "${VAL_OPTS[@]}" | sha1sum | cut -c1-40)
+WANT_SIG=$(printf '%s\n' "${Y_OPTS[@]}" -- "${M_OPTS[@]}" -- "${N_OPTS[@]}" -- "${VAL_OPTS[@]}" | sha1sum | cut -c1-40)
 if [ $FORCE_CONFIG = 1 ] || [ ! -f .config ] || [ "$(cat .capture-config-sig 2>/dev/null)" != "$WANT_SIG" ]; then
   log "configuring: tinyconfig + ${#Y_OPTS[@]} options"
   make -s tinyconfig >/dev/null
   args=()
   for o in "${Y_OPTS[@]}"; do args+=(-e "$o"); done
   for o in "${M_OPTS[@]}"; do args+=(-m "$o"); done
+  for o in "${N_OPTS[@]}"; do args+=(-d "$o"); done
   for kv in "${VAL_OPTS[@]}"; do args+=(--set-val "${kv%%=*}" "${kv#*=}"); done
   scripts/config "${args[@]}"
   make -s olddefconfig
@@ -82,6 +88,9 @@ if [ $FORCE_CONFIG = 1 ] || [ ! -f .config ] || [ "$(cat .capture-config-sig 2>/
   done
   for o in "${M_OPTS[@]}"; do
     grep -qx "CONFIG_$o=m" .config || { echo "  option did not stick: CONFIG_$o=m ($(grep "CONFIG_$o[= ]" .config || echo unset))" >&2; bad=1; }
+  done
+  for o in "${N_OPTS[@]}"; do
+    grep -qx "# CONFIG_$o is not set" .config || { echo "  option did not stick: CONFIG_$o off" >&2; bad=1; }
   done
   for kv in "${VAL_OPTS[@]}"; do
     grep -qx "CONFIG_$kv" .config || { echo "  option did not stick: CONFIG_$kv" >&2; bad=1; }

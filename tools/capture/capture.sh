@@ -106,7 +106,7 @@ INITRD=$WORK/initramfs.cpio.gz
 RUN=$WORK/runs/$NAME
 rm -rf "$RUN"
 mkdir -p "$RUN"
-APPEND="console=ttyS0 panic=-1 random.trust_cpu=on tr.workload=$WORKLOAD tr.bufkb=$BUFKB tr.events=$EVENTS"
+APPEND="console=ttyS0 panic=-1 no_timer_check random.trust_cpu=on tr.workload=$WORKLOAD tr.bufkb=$BUFKB tr.events=$EVENTS"
 [ $NOHASH = 1 ] && APPEND="$APPEND no_hash_pointers"
 QEMU=(qemu-system-x86_64 -accel tcg,thread=multi -cpu max -smp "$SMP" -m 1024
   -display none -monitor none -serial "file:$RUN/console.log" -no-reboot
@@ -114,16 +114,26 @@ QEMU=(qemu-system-x86_64 -accel tcg,thread=multi -cpu max -smp "$SMP" -m 1024
   -device virtio-serial-pci -chardev "file,id=cap,path=$RUN/stream.bin"
   -device virtserialport,chardev=cap,name=capture)
 echo "${QEMU[*]}" > "$RUN/qemu-cmdline.txt"
-log "booting: workload=$WORKLOAD name=$NAME (timeout ${TIMEOUT}s)"
-start=$(date +%s)
-set +e
-timeout "$TIMEOUT" nice -n 10 "${QEMU[@]}" </dev/null
-qrc=$?
-set -e
-secs=$(( $(date +%s) - start ))
-log "qemu exited with $qrc after ${secs}s"
-[ $qrc = 124 ] && die "qemu timed out after ${TIMEOUT}s; console: $RUN/console.log"
-[ -s "$RUN/stream.bin" ] || die "guest sent nothing; console log: $RUN/console.log"
+# A boot can fail for reasons that have nothing to do with the workload (emulation is slow on a
+# loaded host); retry such boots up to $TRIES times, but never a boot that produced output.
+TRIES=${CAPTURE_TRIES:-3}
+for try in $(seq 1 "$TRIES"); do
+  rm -f "$RUN/stream.bin" "$RUN/console.log"
+  log "booting: workload=$WORKLOAD name=$NAME (timeout ${TIMEOUT}s, try $try/$TRIES)"
+  start=$(date +%s)
+  set +e
+  timeout "$TIMEOUT" nice -n 10 "${QEMU[@]}" </dev/null
+  qrc=$?
+  set -e
+  secs=$(( $(date +%s) - start ))
+  log "qemu exited with $qrc after ${secs}s"
+  [ $qrc = 124 ] && die "qemu timed out after ${TIMEOUT}s; console: $RUN/console.log"
+  [ -s "$RUN/stream.bin" ] && break
+  log "guest sent nothing; last console lines:"
+  tail -5 "$RUN/console.log" | sed 's/^/    /' >&2
+  cp "$RUN/console.log" "$RUN/console.failed-$try.log"
+done
+[ -s "$RUN/stream.bin" ] || die "guest sent nothing in $TRIES boots; console log: $RUN/console.log"
 python3 "$HERE/unframe.py" "$RUN/stream.bin" "$RUN" >/dev/null || die "bad output stream from guest"
 for f in meta.txt trace.txt dmesg.txt workload.log; do
   [ -f "$RUN/$f" ] || die "guest did not send $f"
