@@ -78,6 +78,41 @@ def spans(data: dict, cat: str) -> list[tuple]:
                   for e in data["traceEvents"] if e["ph"] == "X" and e["cat"] == cat)
 
 
+def assert_nested(data: dict) -> None:
+    """Complete slices of one thread nest (viewers drop those that do not)."""
+    by: dict[tuple, list] = {}
+    for e in data["traceEvents"]:
+        if e["ph"] == "X":
+            by.setdefault((e["pid"], e["tid"]), []).append((e["ts"], e["ts"] + e["dur"]))
+    for v in by.values():
+        stack: list[float] = []
+        for start, end in sorted(v, key=lambda x: (x[0], -x[1])):
+            while stack and stack[-1] <= start:
+                stack.pop()
+            assert not stack or end <= stack[-1]
+            stack.append(end)
+
+
+def test_overlapping_holds_get_their_own_track(tmp_path):
+    lines = [
+        ev("kworker/1:2", 101, 1, 10, f"lock_acquire: {A} &dev->a_lock"),
+        ev("kworker/1:2", 101, 1, 20, f"lock_acquire: {B} &dev->b_lock"),
+        ev("kworker/1:2", 101, 1, 30, f"lock_release: {A} &dev->a_lock"),
+        ev("kworker/1:2", 101, 1, 40, f"lock_release: {B} &dev->b_lock"),
+    ]
+    p = tmp_path / "o.txt"
+    p.write_text(HEADER.format(n=len(lines)) + "\n".join(lines) + "\n")
+    res = api.check([str(p)])
+    data = trace_events(res.table, res.findings)
+    holds = spans(data, "lock.hold")
+    assert [(h[0], h[1], h[3], h[4]) for h in holds] == [
+        ("&dev->a_lock", 101, 1000010.0, 20.0), ("&dev->b_lock", 101, 1000020.0, 20.0)]
+    assert holds[0][2] == 101 and holds[1][2] != 101
+    names = {e["tid"]: e["args"]["name"] for e in data["traceEvents"] if e["name"] == "thread_name"}
+    assert names[holds[1][2]] == "kworker/1:2-101 (overlapping holds 1)"
+    assert_nested(data)
+
+
 def test_hand_written_spans(trace, tmp_path):
     out = tmp_path / "o.json"
     res, _ = api.export_perfetto([trace], str(out))
@@ -125,6 +160,7 @@ def test_every_event_is_well_formed(trace):
             assert isinstance(e["ts"], float) and e["ts"] >= 0
         if e["ph"] == "X":
             assert e["dur"] >= 0
+    assert_nested(data)
     begins = [(e["cat"], e["id"]) for e in data["traceEvents"] if e["ph"] == "b"]
     ends = [(e["cat"], e["id"]) for e in data["traceEvents"] if e["ph"] == "e"]
     assert sorted(begins) == sorted(ends)
@@ -177,6 +213,7 @@ def test_real_capture(tmp_path):
     holds = spans(data, "lock.hold")
     assert len(holds) > 1000
     assert any(h[0] == "&dev->a_mutex" for h in holds)
+    assert_nested(data)
     found = [e for e in data["traceEvents"] if e.get("cat") == "finding"]
     assert sorted(e["args"]["fingerprint"] for e in found) == sorted(f.fingerprint for f in res.findings)
 

@@ -36,6 +36,7 @@ FENCE_PID = 0x7FFF0001
 OBJECT_PID = 0x7FFF0002
 KERNEL_PID = 0  # idle tasks and interrupt contexts, one thread per CPU and context
 _CTX_TID_BASE = 0x40000000
+_LANE_TID_BASE = 0x60000000  # extra tracks for hold spans that overlap without nesting
 
 
 def _us(col: str) -> pl.Expr:
@@ -71,6 +72,43 @@ def lock_spans(events: pl.DataFrame) -> pl.DataFrame:
     if not parts:
         return pl.DataFrame(schema={c: pl.String for c in cols})
     return pl.concat(parts).sort("ts_ns", "cat", descending=[False, True])
+
+
+def _lanes(spans: pl.DataFrame) -> pl.DataFrame:
+    """Move spans that overlap without nesting (A taken, B taken, A released, B released) to
+    extra tracks of their thread: a thread's complete slices must nest, or viewers drop them.
+    ``lane`` 0 is the thread's own track."""
+    if spans.is_empty():
+        return spans.with_columns(pl.lit(0).alias("lane"))
+    spans = spans.with_row_index("_k").sort("tr_pid", "tr_tid", "ts_ns", pl.col("dur_ns"),
+                                            descending=[False, False, False, True])
+    lanes: list[int] = []
+    stacks: dict[tuple, list[list[int]]] = {}
+    for pid, tid, ts, dur in spans.select("tr_pid", "tr_tid", "ts_ns", "dur_ns").iter_rows():
+        end = ts + (dur or 0)
+        per = stacks.setdefault((pid, tid), [])
+        for lane, stack in enumerate(per):
+            while stack and stack[-1] <= ts:
+                stack.pop()
+            if not stack or end <= stack[-1]:
+                stack.append(end)
+                lanes.append(lane)
+                break
+        else:
+            per.append([end])
+            lanes.append(len(per) - 1)
+    out = spans.with_columns(pl.Series("lane", lanes, dtype=pl.Int64))
+    extra = out.filter(pl.col("lane") > 0).select("tr_pid", "tr_tid", "lane").unique().sort(
+        "tr_pid", "tr_tid", "lane")
+    if extra.is_empty():
+        return out.sort("_k").drop("_k")
+    extra = extra.with_row_index("_n").with_columns(
+        (pl.lit(_LANE_TID_BASE) + pl.col("_n").cast(pl.Int64)).alias("lane_tid"))
+    out = out.join(extra.drop("_n"), on=["tr_pid", "tr_tid", "lane"], how="left")
+    return out.with_columns(
+        pl.col("tr_tid").alias("base_tid"),
+        pl.coalesce("lane_tid", "tr_tid").alias("tr_tid"),
+    ).drop("lane_tid").sort("_k").drop("_k")
 
 
 def fence_spans(events: pl.DataFrame, end_ns: int | None) -> pl.DataFrame:
@@ -130,7 +168,7 @@ def trace_events(table: TraceTable, findings: list[Finding]) -> dict:
     end_ns = ev["ts_ns"].max() if len(ev) else None
     out: list[dict] = []
 
-    locks = lock_spans(ev)
+    locks = _lanes(lock_spans(ev))
     if len(locks):
         out += locks.select(
             pl.lit("X").alias("ph"), "cat", pl.col("name").fill_null(pl.col("addr")).alias("name"),
@@ -181,14 +219,17 @@ def _names(ev: pl.DataFrame, locks: pl.DataFrame) -> list[dict]:
     if locks.is_empty():
         return []
     out = []
-    tracks = locks.select("tr_pid", "tr_tid").unique().sort("tr_pid", "tr_tid")
+    if "base_tid" not in locks.columns:
+        locks = locks.with_columns(pl.col("tr_tid").alias("base_tid"))
+    tracks = locks.select("tr_pid", "tr_tid", "base_tid", "lane").unique().sort("tr_pid", "tr_tid")
     comm = dict(ev.filter(pl.col("pid").is_not_null()).group_by("pid").agg(pl.col("comm").last()).iter_rows())
     procs = set()
-    for pid, tid in tracks.iter_rows():
-        if tid >= _CTX_TID_BASE:
-            k, rest = divmod(tid - _CTX_TID_BASE, 8)
-            kind = CTX_NAMES.get(rest, "cpu")
-            out.append(_meta(pid, f"{'idle' if kind == 'cpu' else kind} CPU {k}", tid))
+    for pid, tid, base, lane in tracks.iter_rows():
+        if lane:
+            owner = (_ctx_name(base) if base >= _CTX_TID_BASE else f"{comm.get(base, '?')}-{base}")
+            out.append(_meta(pid, f"{owner} (overlapping holds {lane})", tid))
+        elif tid >= _CTX_TID_BASE:
+            out.append(_meta(pid, _ctx_name(tid), tid))
             if pid not in procs:
                 out.append(_meta(pid, "idle and interrupt contexts"))
         else:
@@ -197,6 +238,12 @@ def _names(ev: pl.DataFrame, locks: pl.DataFrame) -> list[dict]:
                 out.append(_meta(pid, f"{comm.get(pid, comm.get(tid, '?'))} ({pid})"))
         procs.add(pid)
     return out
+
+
+def _ctx_name(tid: int) -> str:
+    k, rest = divmod(tid - _CTX_TID_BASE, 8)
+    kind = CTX_NAMES.get(rest, "cpu")
+    return f"{'idle' if kind == 'cpu' else kind} CPU {k}"
 
 
 def export_perfetto(table: TraceTable, findings: list[Finding], out: str) -> dict:
