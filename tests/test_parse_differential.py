@@ -123,3 +123,15 @@ def test_generated_lines_agree_and_round_trip(comm, pid, tgid, cpu, fl, ts, body
 
 def test_grammar_parser_builds():
     assert ftrace_parser().parse("# tracer: nop").children[0].data == "comment_line"
+
+
+@pytest.mark.parametrize("size", [1, 50, 4096])
+def test_chunked_parse_is_the_same(size):
+    """Large files are parsed in chunks; the cut points change nothing."""
+    text = read_text(str(need_corpus() / "ftrace/trappy/trace_surfaceflinger.html"))
+    a = parse_text(text, "x")
+    b = parse_text(text, "x", chunk_chars=size)
+    assert a.events.equals(b.events) and a.non_events == b.non_events and a.lines == b.lines
+    crlf = "x-1 [000] .... 1.0: a: b\r\nno trace\r\nx-1 [000] .... 2.0: c: d"
+    c = parse_text(crlf, "y", chunk_chars=size)
+    assert c.lines == 3 and c.events["line"].to_list() == [1, 3] and c.malformed[0][0] == 2

@@ -172,8 +172,13 @@ def build_table(parsed: list[tuple[str, ParsedFile]]) -> TraceTable:
                               p.entries, p.cpus_header, ooo))
         health.extend(_health(file, df, p.markers))
         frames.append(df)
+        p.events = p.events.clear()  # the typed table replaces it
     events = pl.concat(frames) if frames else pl.DataFrame(schema={c: pl.String for c in COLUMNS})
-    events = events.sort("ts_ns", maintain_order=True, nulls_last=False)
+    # tracefs `trace` is already merged in time order: sort only when it is not (per-CPU
+    # buffers, systrace, several files), stably so equal stamps keep file order.
+    ts = events["ts_ns"]
+    if ts.null_count() or len(ts) > 1 and not (ts.diff().drop_nulls() >= 0).all():
+        events = events.sort("ts_ns", maintain_order=True, nulls_last=False)
     return TraceTable(events, infos, pl.DataFrame(health, schema=HEALTH_SCHEMA))
 
 

@@ -167,21 +167,25 @@ def _families() -> list[tuple[pl.Expr, list[pl.Expr]]]:
 def add_typed_fields(df: pl.DataFrame) -> pl.DataFrame:
     """Add every TYPED column; each family's patterns run only on that family's rows.
 
-    Each family is extracted on its own rows and scattered back by row number, so neither the
-    patterns nor a re-sort touch the other rows.
+    Each family is extracted on its own rows and scattered back by row number, one column at a
+    time, so neither the patterns nor a re-sort touch the other rows and memory stays flat.
     """
     n = len(df)
-    out = {c: pl.repeat(None, n, dtype=t, eager=True).alias(c) for c, t in TYPED.items()}
     rows = df.select(pl.int_range(pl.len(), dtype=pl.UInt32).alias("_row"), "event", "body")
     taken = pl.repeat(False, n, dtype=pl.Boolean, eager=True)
+    subs: list[pl.DataFrame] = []
     for cond, exprs in _families():
         mask = rows.select(cond.fill_null(False)).to_series() & ~taken
         if not mask.any():
             continue
         taken = taken | mask
-        sub = rows.filter(mask).lazy().with_columns(exprs).collect()  # lazy: one regex pass per family (CSE)
-        idx = sub["_row"]
-        for c in sub.columns:
-            if c in out:
-                out[c] = out[c].scatter(idx, sub[c].cast(TYPED[c]))
-    return df.with_columns(list(out.values()))
+        # lazy: one regex pass per family however many fields it yields (CSE)
+        subs.append(rows.filter(mask).lazy().with_columns(exprs).drop("event", "body").collect())
+    del rows, taken
+    for c, dtype in TYPED.items():
+        col = pl.repeat(None, n, dtype=dtype, eager=True).alias(c)
+        for sub in subs:
+            if c in sub.columns:
+                col = col.scatter(sub["_row"], sub[c].cast(dtype))
+        df = df.with_columns(col)
+    return df

@@ -74,14 +74,26 @@ def is_html(raw: pl.Series) -> bool:
     return any(_HTML_START.match(h or "") for h in raw.head(20).to_list())
 
 
-def parse_text(text: str, file: str, *, vectorised: bool = True) -> ParsedFile:
-    """Parse one file's text. ``vectorised=False`` sends every line through lark (the
-    differential tests compare the two paths)."""
-    raw = split_lines(text)
-    n = len(raw)
-    df = pl.DataFrame({"line": pl.int_range(1, n + 1, eager=True, dtype=pl.UInt32), "raw": raw})
-    non_events: dict[str, int] = {}
+CHUNK_CHARS = 8 << 20  # lines are parsed in chunks of about this many characters
 
+
+def chunks(text: str, size: int = CHUNK_CHARS):
+    """(first line number, chunk) pieces of the text, cut after a newline."""
+    line, pos, n = 1, 0, len(text)
+    while pos < n:
+        end = text.find("\n", min(pos + size, n) - 1)
+        end = n if end < 0 else end + 1
+        piece = text[pos:end]
+        yield line, piece
+        line += piece.count("\n")
+        pos = end
+
+
+def _fast_chunk(first_line: int, piece: str, vectorised: bool) -> tuple[pl.DataFrame, pl.DataFrame, int]:
+    """The vectorised pass over one chunk: (events it took, lines left for lark, line count)."""
+    raw = split_lines(piece)
+    n = len(raw)
+    df = pl.DataFrame({"line": pl.int_range(first_line, first_line + n, eager=True, dtype=pl.UInt32), "raw": raw})
     pattern = event_line_pattern() if vectorised else "^(?P<comm>$^)(?P<pid>)(?P<tgid>)(?P<cpu>)(?P<flags>)(?P<ts>)(?P<rest>)"
     pre = df.lazy().with_columns(pl.col("raw").str.extract_groups(pattern).alias("m")).unnest("m").collect()
     hit = pre.filter(pl.col("comm").is_not_null()).drop("raw")
@@ -91,18 +103,34 @@ def parse_text(text: str, file: str, *, vectorised: bool = True) -> ParsedFile:
     body = pl.coalesce([m.struct.field("body") for _, m in shapes])
     fast = hit.lazy().with_columns(event.alias("event"), body.alias("body")).collect()
     slow_lines = fast.filter(pl.col("body").is_null())["line"]
-    fast = fast.filter(pl.col("body").is_not_null())
-    slow = pre.filter(pl.col("comm").is_null() | pl.col("line").is_in(slow_lines.implode()))
+    fast = fast.filter(pl.col("body").is_not_null()).select(BASE)
+    slow = pre.filter(pl.col("comm").is_null() | pl.col("line").is_in(slow_lines.implode())).select("line", "raw")
+    return fast, slow, n
+
+
+def parse_text(text: str, file: str, *, vectorised: bool = True, chunk_chars: int = CHUNK_CHARS) -> ParsedFile:
+    """Parse one file's text. ``vectorised=False`` sends every line through lark (the
+    differential tests compare the two paths). Large texts go in chunks to bound memory."""
+    fasts, slows, n = [], [], 0
+    for first, piece in chunks(text, chunk_chars):
+        f, s, k = _fast_chunk(first, piece, vectorised)
+        fasts.append(f)
+        slows.append(s)
+        n += k
+    fast = pl.concat(fasts) if fasts else pl.DataFrame(schema={c: (pl.UInt32 if c == "line" else pl.String) for c in BASE})
+    slow = pl.concat(slows) if slows else pl.DataFrame(schema={"line": pl.UInt32, "raw": pl.String})
+    non_events: dict[str, int] = {}
+    head = split_lines(text[:4096])
 
     result = ParsedFile(file=file, lines=n, events=pl.DataFrame(), non_events=non_events)
     slow_rows = _parse_slow(slow.select("line", "raw").iter_rows(), result)
-    if is_html(raw) and result.malformed:
+    if is_html(head) and result.malformed:
         # In an HTML wrapper, what is neither an event nor a known ftrace line is the wrapper
         # itself (markup, JavaScript, CSS, JSON): count it as such, by line.
         result.non_events["html"] = result.non_events.get("html", 0) + len(result.malformed)
         result.malformed = []
     slow_df = pl.DataFrame(slow_rows, schema={c: (pl.UInt32 if c == "line" else pl.String) for c in BASE}, orient="row")
-    result.events = fast.select(BASE)
+    result.events = fast
     if len(slow_df):
         result.events = pl.concat([result.events, slow_df]).sort("line")
     return result
