@@ -62,23 +62,52 @@ def task_names(events: pl.DataFrame) -> pl.DataFrame:
     )
 
 
+def group_sorted(df: pl.DataFrame, keys: list[str]) -> pl.DataFrame:
+    """`df` sorted by `keys` then table order, with ``_same_prev`` / ``_same_next``: whether the
+    row before / after belongs to the same group (sorting once beats hashed windows when there
+    are many small groups, such as one per pointer)."""
+    s = df.sort([*keys, ORDER])
+    idx = pl.int_range(pl.len())
+    prev = idx > 0
+    nxt = idx < pl.len() - 1
+    for k in keys:
+        prev = prev & pl.col(k).eq_missing(pl.col(k).shift(1))
+        nxt = nxt & pl.col(k).eq_missing(pl.col(k).shift(-1))
+    return s.with_columns(prev.alias("_same_prev"), nxt.alias("_same_next"))
+
+
+def group_cum_sum(value: str) -> pl.Expr:
+    """Running sum of `value` within each group of a frame from group_sorted."""
+    cs = pl.col(value).cum_sum()
+    base = pl.when(~pl.col("_same_prev")).then(cs - pl.col(value)).forward_fill()
+    return cs - base
+
+
+def next_in_group(col: str) -> pl.Expr:
+    return pl.when(pl.col("_same_next")).then(pl.col(col).shift(-1))
+
+
+def prev_in_group(col: str) -> pl.Expr:
+    return pl.when(pl.col("_same_prev")).then(pl.col(col).shift(1))
+
+
 def pair_next(rows: pl.DataFrame, start: str, end: str, over: list[str]) -> pl.DataFrame:
     """The `start`/`end` rows (in table order) with ``starts_pair`` / ``ends_pair``.
 
     A `start` starts a pair when the next row of its `over` group is an `end` (which then ends the
     pair); ``next_ts`` is that row's stamp.
     """
-    sub = rows.filter(pl.col("event").is_in([start, end]))
+    sub = group_sorted(rows.filter(pl.col("event").is_in([start, end])), over)
     return sub.with_columns(
-        pl.col("event").shift(-1).over(over).alias("next_event"),
-        pl.col("ts_ns").shift(-1).over(over).alias("next_ts"),
-        pl.col("event").shift(1).over(over).alias("prev_event"),
+        next_in_group("event").alias("next_event"),
+        next_in_group("ts_ns").alias("next_ts"),
+        prev_in_group("event").alias("prev_event"),
     ).with_columns(
         ((pl.col("event") == start) & (pl.col("next_event") == end)).fill_null(False)
         .alias("starts_pair"),
         ((pl.col("event") == end) & (pl.col("prev_event") == start)).fill_null(False)
         .alias("ends_pair"),
-    )
+    ).drop("_same_prev", "_same_next").sort(ORDER)
 
 
 def duration_aggs(value: str, prefix: str) -> list[pl.Expr]:

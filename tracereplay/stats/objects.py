@@ -23,7 +23,10 @@ from .common import (
     ORDER,
     duration_columns,
     fill_counts,
+    group_sorted,
+    next_in_group,
     ordered,
+    prev_in_group,
     sort_top,
     summarize,
     task_names,
@@ -48,12 +51,13 @@ def kmem_events(events: pl.DataFrame) -> pl.DataFrame:
     ).select(ORDER, "ts_ns", "cpu", "pid", "comm", "event", "call_site", "ptr", "bytes_req",
              "bytes_alloc", "name")
     is_alloc = pl.col("event").is_in(KMEM_ALLOC)
-    return rows.with_columns(is_alloc.alias("is_alloc")).with_columns(
-        pl.col("is_alloc").shift(-1).over("ptr").alias("next_is_alloc"),
-        pl.col("ts_ns").shift(-1).over("ptr").alias("next_ts"),
-        pl.col("name").shift(-1).over("ptr").alias("next_name"),
-        pl.col("is_alloc").shift(1).over("ptr").alias("prev_is_alloc"),
-    )
+    rows = group_sorted(rows.with_columns(is_alloc.alias("is_alloc")), ["ptr"])
+    return rows.with_columns(
+        next_in_group("is_alloc").alias("next_is_alloc"),
+        next_in_group("ts_ns").alias("next_ts"),
+        next_in_group("name").alias("next_name"),
+        prev_in_group("is_alloc").alias("prev_is_alloc"),
+    ).drop("_same_prev", "_same_next").sort(ORDER)
 
 
 def objects(events: pl.DataFrame, rows: pl.DataFrame | None = None) -> pl.DataFrame:
