@@ -5,7 +5,9 @@ What is drawn:
 - per task (pid = thread group, tid = task) and per interrupt / idle context of a CPU: lock hold
   spans (``lock_acquire`` -> its ``lock_release`` in the same context, category ``lock.hold``)
   and wait spans (``lock_contended`` -> ``lock_acquired``, ``contention_begin`` ->
-  ``contention_end``, category ``lock.wait``) as complete (``X``) slices;
+  ``contention_end``, category ``lock.wait``) as complete (``X``) slices; spans that overlap
+  without nesting (A taken, B taken, A released first) go to an extra track of the thread,
+  "comm-pid (overlapping holds N)", since viewers drop slices of one track that do not nest;
 - per dma_fence timeline, in the process "dma_fence timelines": ``emit`` -> ``signaled`` of each
   fence as an async span (category ``dma_fence``; fences never signalled run to the end of the
   trace);
