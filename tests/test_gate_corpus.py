@@ -151,3 +151,13 @@ def test_normalise_object_keeps_identities(a, b):
 def test_normalise_object_is_idempotent(s):
     once = normalise_object(s)
     assert normalise_object(once) == once
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_progress_is_reported_once_per_capture(tmp_path, jobs):
+    for k in range(3):
+        (tmp_path / f"t{k}.txt").write_text(lock_trace(f"p{k}", abba=bool(k % 2)))
+    calls = []
+    _, results = gate.check_corpus([str(tmp_path)], jobs=jobs, progress=lambda d, t: calls.append((d, t)))
+    assert calls == [(1, 3), (2, 3), (3, 3)]
+    assert [r.name for r in results] == [str(tmp_path / f"t{k}.txt") for k in range(3)]

@@ -104,7 +104,7 @@ def command(paths, fmt, fail_on, mappings, select, ignore, jobs, baseline, updat
         raise UsageError("--update-baseline needs --baseline FILE (or baseline = ... in the settings)")
     known = gate.load_baseline(baseline) if baseline and not update_baseline else None
 
-    bar = tqdm(total=0, unit="capture", file=sys.stderr, leave=False, dynamic_ncols=True,
+    bar = tqdm(total=0, unit="capture", file=sys.stderr, leave=False, dynamic_ncols=True, delay=0.5,
                disable=quiet or not sys.stderr.isatty())
 
     def progress(done: int, total: int) -> None:
