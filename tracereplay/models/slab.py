@@ -36,6 +36,13 @@ def addr_key(v) -> tuple[str, str] | None:
         return None if n == 0 else ("raw", f"0x{n:x}")
     if s.strip("0") == "":
         return None
+    # %p hashes are 32 bits printed in 16 hex digits (leading zeros); a 16-digit value that is
+    # not zero-padded is a raw pointer printed by %p under no_hash_pointers (or %lx).
+    if len(s) == 16 and not s.startswith("00000000"):
+        try:
+            return ("raw", f"0x{int(s, 16):x}")
+        except ValueError:
+            return ("hashed", s)
     return ("hashed", s)
 
 
