@@ -76,13 +76,6 @@ def group_sorted(df: pl.DataFrame, keys: list[str]) -> pl.DataFrame:
     return s.with_columns(prev.alias("_same_prev"), nxt.alias("_same_next"))
 
 
-def group_cum_sum(value: str) -> pl.Expr:
-    """Running sum of `value` within each group of a frame from group_sorted."""
-    cs = pl.col(value).cum_sum()
-    base = pl.when(~pl.col("_same_prev")).then(cs - pl.col(value)).forward_fill()
-    return cs - base
-
-
 def next_in_group(col: str) -> pl.Expr:
     return pl.when(pl.col("_same_next")).then(pl.col(col).shift(-1))
 
@@ -95,19 +88,20 @@ def pair_next(rows: pl.DataFrame, start: str, end: str, over: list[str]) -> pl.D
     """The `start`/`end` rows (in table order) with ``starts_pair`` / ``ends_pair``.
 
     A `start` starts a pair when the next row of its `over` group is an `end` (which then ends the
-    pair); ``next_ts`` is that row's stamp.
+    pair); ``next_ts`` is that row's stamp.  Hashed windows: fast for the few thousand groups
+    of (context, lock) (group_sorted is the faster choice for one group per pointer).
     """
-    sub = group_sorted(rows.filter(pl.col("event").is_in([start, end])), over)
+    sub = rows.filter(pl.col("event").is_in([start, end]))
     return sub.with_columns(
-        next_in_group("event").alias("next_event"),
-        next_in_group("ts_ns").alias("next_ts"),
-        prev_in_group("event").alias("prev_event"),
+        pl.col("event").shift(-1).over(over).alias("next_event"),
+        pl.col("ts_ns").shift(-1).over(over).alias("next_ts"),
+        pl.col("event").shift(1).over(over).alias("prev_event"),
     ).with_columns(
         ((pl.col("event") == start) & (pl.col("next_event") == end)).fill_null(False)
         .alias("starts_pair"),
         ((pl.col("event") == end) & (pl.col("prev_event") == start)).fill_null(False)
         .alias("ends_pair"),
-    ).drop("_same_prev", "_same_next").sort(ORDER)
+    )
 
 
 def duration_aggs(value: str, prefix: str) -> list[pl.Expr]:

@@ -28,8 +28,6 @@ from .common import (
     context_exprs,
     duration_columns,
     fill_counts,
-    group_cum_sum,
-    group_sorted,
     ordered,
     pair_next,
     sort_top,
@@ -81,8 +79,7 @@ def hold_pairs(events: pl.DataFrame, rows: pl.DataFrame | None = None) -> pl.Dat
     sub = rows.filter(pl.col("event").is_in(["lock_acquire", "lock_release"])).with_columns(
         pl.when(pl.col("event") == "lock_acquire").then(1).otherwise(-1).alias("_d")
     )
-    sub = group_sorted(sub, _CTX).with_columns(group_cum_sum("_d").alias("_depth"))
-    sub = sub.drop("_same_prev", "_same_next")
+    sub = sub.with_columns(pl.col("_d").cum_sum().over(_CTX).alias("_depth"))
     sub = sub.with_columns(
         pl.when(pl.col("_d") > 0).then(pl.col("_depth")).otherwise(pl.col("_depth") + 1).alias("level")
     )
