@@ -9,6 +9,7 @@ flags, time, file:line) from ``Replay`` by row index; they never see text.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from functools import cached_property
 
 import polars as pl
 
@@ -17,38 +18,50 @@ from .mapping import MapEntry, condition, load_mappings, operand, validate
 from .table import TraceTable
 
 
-def _column(name: str, doc: str) -> property:
-    """A per-row column as a Python list, converted on first use (models use a few of them)."""
-
-    def get(self: Replay) -> list:
-        cache = self._cols
-        if name not in cache:
-            cache[name] = self.table.events[name].to_list()
-        return cache[name]
-
-    return property(get, doc=doc)
+# Per-row columns models read, by attribute name: converted to Python lists on first use.
+COLUMN_ATTRS = {
+    "file": "file", "line": "line", "ts": "ts_ns", "cpu": "cpu", "pid": "pid", "comm": "comm",
+    "irqs_off": "irqs_off", "bh_off": "bh_off", "hardirq": "hardirq", "softirq": "softirq",
+    "nmi": "nmi", "event": "event",
+}
 
 
 class Replay:
-    """Per-event context shared by the models, indexed by row of the event table."""
+    """Per-event context shared by the models, indexed by row of the event table.
 
-    file = _column("file", "source file of each event")
-    line = _column("line", "1-based line in its file")
-    ts = _column("ts_ns", "timestamp in ns (raw counter for counter clocks)")
-    cpu = _column("cpu", "CPU")
-    pid = _column("pid", "task pid")
-    comm = _column("comm", "task comm")
-    irqs_off = _column("irqs_off", "irqs disabled (null without an irq-info column)")
-    bh_off = _column("bh_off", "bottom halves disabled (5.18+ flags)")
-    hardirq = _column("hardirq", "in hardirq context")
-    softirq = _column("softirq", "in softirq context")
-    nmi = _column("nmi", "in NMI context")
-    event = _column("event", "event name")
+    ``r.pid[i]``, ``r.cpu[i]``, ``r.irqs_off[i]``, ... (see COLUMN_ATTRS) are plain lists,
+    made on first use so a trace pays only for the columns its models read.
+    """
 
     def __init__(self, table: TraceTable) -> None:
         self.table = table
-        self._cols: dict[str, list] = {}
         self.findings: list[Finding] = []
+
+    def __getattr__(self, name: str) -> list:
+        col = COLUMN_ATTRS.get(name)
+        if col is None:
+            raise AttributeError(name)
+        values = self.table.events[col].to_list()
+        setattr(self, name, values)  # later lookups find the instance attribute directly
+        return values
+
+    @cached_property
+    def contexts(self) -> list[tuple]:
+        """Per row, who owns locks taken there: the interrupt on its CPU, else the task.
+
+        Locks taken in interrupt context belong to that interrupt, not to the interrupted
+        task's stack; pid 0 is a per-CPU idle task.
+        """
+        ev = self.table.events
+        kind = (
+            pl.when(pl.col("nmi")).then(pl.lit("nmi"))
+            .when(pl.col("hardirq")).then(pl.lit("hardirq"))
+            .when(pl.col("softirq")).then(pl.lit("softirq"))
+            .when(pl.col("pid").is_null() | (pl.col("pid") == 0)).then(pl.lit("idle"))
+            .otherwise(pl.lit("task"))
+        )
+        k = ev.select(kind.alias("k"), pl.when(kind == "task").then(pl.col("pid")).otherwise(pl.col("cpu")).alias("v"))
+        return list(zip(k["k"].to_list(), k["v"].to_list(), strict=True))
 
     # -- context helpers --------------------------------------------------------------------
     def task(self, i: int) -> str:
@@ -56,21 +69,8 @@ class Replay:
         return f"{comm}-{self.pid[i]}" if self.pid[i] is not None else comm
 
     def context(self, i: int) -> tuple:
-        """Who owns locks taken at this event: the interrupt on its CPU, else the task.
-
-        Locks taken in interrupt context belong to that interrupt, not to the interrupted
-        task's stack. pid 0 is a per-CPU idle task.
-        """
-        if self.nmi[i]:
-            return ("nmi", self.cpu[i])
-        if self.hardirq[i]:
-            return ("hardirq", self.cpu[i])
-        if self.softirq[i]:
-            return ("softirq", self.cpu[i])
-        pid = self.pid[i]
-        if pid == 0 or pid is None:
-            return ("idle", self.cpu[i])
-        return ("task", pid)
+        """Who owns locks taken at event i (see ``contexts``)."""
+        return self.contexts[i]
 
     def context_name(self, ctx: tuple, i: int) -> str:
         if ctx[0] == "task" or ctx[0] == "idle":
@@ -178,7 +178,8 @@ def replay(table: TraceTable, *, mappings: list[str] | None = None,
     groups = operations(table, entries, ops)
     if groups:
         handlers = [owner[op].handler(op) for op, _, _ in groups]
-        rows = [list(zip(*cols, strict=True)) if cols else [()] * len(ix) for _, ix, cols in groups]
+        # (row, *operands) per operation, so the loop below is one call per operation
+        rows = [list(zip(ix.to_list(), *cols, strict=True)) for _, ix, cols in groups]
         order = (
             pl.concat([
                 pl.DataFrame({"i": ix, "g": pl.repeat(g, len(ix), dtype=pl.UInt32, eager=True),
@@ -188,10 +189,15 @@ def replay(table: TraceTable, *, mappings: list[str] | None = None,
             .sort(["i", "g"])
         )
         models_of = [owner[op] for op, _, _ in groups]
-        for i, g, p in zip(order["i"].to_list(), order["g"].to_list(), order["p"].to_list(), strict=True):
-            handlers[g](i, *rows[g][p])
-            if observer is not None:
-                observer(i, models_of[g])
+        gs, ps = order["g"].to_list(), order["p"].to_list()
+        if observer is None:
+            for g, p in zip(gs, ps, strict=True):
+                handlers[g](*rows[g][p])
+        else:
+            for g, p in zip(gs, ps, strict=True):
+                args = rows[g][p]
+                handlers[g](*args)
+                observer(args[0], models_of[g])
     for m in instances:
         m.finish()
     return sorted(r.findings, key=lambda f: (f.file, f.line, f.rule))

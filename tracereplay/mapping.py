@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import tomllib
 from dataclasses import dataclass
+from functools import cache
 from importlib import resources
 from pathlib import Path
 
@@ -52,13 +53,19 @@ def _entries(text: str, source: str) -> list[MapEntry]:
     return out
 
 
-def default_mappings() -> list[MapEntry]:
+@cache
+def _default_mappings() -> tuple[MapEntry, ...]:
     entries: list[MapEntry] = []
     pkg = resources.files("tracereplay.mappings")
     for f in sorted(pkg.iterdir(), key=lambda p: p.name):
         if f.name.endswith(".toml"):
             entries += _entries(f.read_text("utf-8"), f"tracereplay/mappings/{f.name}")
-    return entries
+    return tuple(entries)
+
+
+def default_mappings() -> list[MapEntry]:
+    """The shipped mappings (read once per process)."""
+    return list(_default_mappings())
 
 
 def load_mappings(extra: list[str] | None = None) -> list[MapEntry]:

@@ -15,7 +15,7 @@ import polars as pl
 from lark import Token, Tree
 from lark.exceptions import UnexpectedInput
 
-from .grammar import body_patterns, event_line_pattern, ftrace_parser
+from .grammar import body_patterns, event_prefix_pattern, ftrace_parser, named_head_pattern
 
 # Columns every parse path produces, before typing.
 BASE = ["line", "comm", "pid", "tgid", "cpu", "flags", "ts", "event", "body"]
@@ -94,13 +94,24 @@ def _fast_chunk(first_line: int, piece: str, vectorised: bool) -> tuple[pl.DataF
     raw = split_lines(piece)
     n = len(raw)
     df = pl.DataFrame({"line": pl.int_range(first_line, first_line + n, eager=True, dtype=pl.UInt32), "raw": raw})
-    pattern = event_line_pattern() if vectorised else "^(?P<comm>$^)(?P<pid>)(?P<tgid>)(?P<cpu>)(?P<flags>)(?P<ts>)(?P<rest>)"
-    pre = df.lazy().with_columns(pl.col("raw").str.extract_groups(pattern).alias("m")).unnest("m").collect()
-    hit = pre.filter(pl.col("comm").is_not_null()).drop("raw")
+    pattern = event_prefix_pattern() if vectorised else "^(?P<pre>$^)(?P<comm>)(?P<pid>)(?P<tgid>)(?P<cpu>)(?P<flags>)(?P<ts>)"
+    pre = (
+        df.lazy()
+        .with_columns(pl.col("raw").str.extract_groups(pattern).alias("m"))
+        .unnest("m")
+        .with_columns(_after("raw", "pre").alias("rest"))
+        .collect()
+    )
+    hit = pre.filter(pl.col("comm").is_not_null()).drop("raw", "pre")
     # Body shapes in the lexer's priority order: the first pattern that takes the rest wins.
-    shapes = [(shape, pl.col("rest").str.extract_groups(pattern)) for shape, pattern in body_patterns()]
-    event = pl.coalesce([_event_name(shape, m) for shape, m in shapes])
-    body = pl.coalesce([m.struct.field("body") for _, m in shapes])
+    # A named body (by far the most common) is its EVENT_HEAD and what follows it.
+    head = pl.col("rest").str.extract_groups(named_head_pattern())
+    shapes = [(shape, pl.col("rest").str.extract_groups(pattern)) for shape, pattern in body_patterns()[1:]]
+    event = pl.coalesce([head.struct.field("event")] + [_event_name(shape, m) for shape, m in shapes])
+    body = pl.coalesce(
+        [pl.when(head.struct.field("head").is_not_null()).then(_after("rest", head.struct.field("head")))]
+        + [m.struct.field("body") for _, m in shapes]
+    )
     fast = hit.lazy().with_columns(event.alias("event"), body.alias("body")).collect()
     slow_lines = fast.filter(pl.col("body").is_null())["line"]
     fast = fast.filter(pl.col("body").is_not_null()).select(BASE)
@@ -136,6 +147,12 @@ def parse_text(text: str, file: str, *, vectorised: bool = True, chunk_chars: in
     return result
 
 
+def _after(col: str, prefix: str | pl.Expr) -> pl.Expr:
+    """What follows a matched prefix of a column, without the separating blanks (``_SP?``)."""
+    p = pl.col(prefix) if isinstance(prefix, str) else prefix
+    return pl.col(col).str.slice(p.str.len_chars()).str.strip_chars_start(" \t")
+
+
 def _event_name(shape: str, m: pl.Expr) -> pl.Expr:
     """Event names for bodies that print none: the kernel's own event names for them."""
     body = m.struct.field("body")
@@ -162,7 +179,7 @@ def _prefix_fields(tok: Token) -> dict[str, str | None]:
         from .grammar import terminal as t
 
         flags, ts, cpu = t("FLAGS"), t("TIMESTAMP"), t("CPU")
-        _PREFIX_RE["EVENT_PREFIX"] = re.compile(event_line_pattern().replace("(?P<rest>.*)$", ""))
+        _PREFIX_RE["EVENT_PREFIX"] = re.compile(event_prefix_pattern())
         _PREFIX_RE["CPU_ONLY_PREFIX"] = re.compile(
             rf"^{t('LEAD')}\[(?P<cpu>{cpu})\]\s+(?:(?P<flags>{flags})\s+)?(?P<ts>{ts}):"
         )

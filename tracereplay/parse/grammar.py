@@ -46,19 +46,20 @@ def terminal(name: str, grammar: str = "ftrace") -> str:
 
 
 @cache
-def event_line_pattern() -> str:
-    """EVENT_PREFIX of the grammar with named groups, then the rest of the line.
+def event_prefix_pattern() -> str:
+    """EVENT_PREFIX of the grammar with named groups; group ``pre`` is the whole prefix.
 
     Mirrors ``EVENT_PREFIX: LEAD COMM "-" PID /\\s+/ ("(" /\\s*/ TGID ")" /\\s+/)? "[" CPU "]"
-    /\\s+/ (FLAGS /\\s+/)? TIMESTAMP ":"`` followed by ``_SP? body?``; a test checks that the two
-    accept the same prefixes.
+    /\\s+/ (FLAGS /\\s+/)? TIMESTAMP ":"``; a test checks that the two accept the same
+    prefixes. The body is what follows ``pre`` (after the grammar's ``_SP?``): slicing it off is
+    much cheaper than capturing it.
     """
     t = terminal
     return (
-        rf"^{t('LEAD')}(?P<comm>{t('COMM')})-(?P<pid>{t('PID')})\s+"
+        rf"^(?P<pre>{t('LEAD')}(?P<comm>{t('COMM')})-(?P<pid>{t('PID')})\s+"
         rf"(?:\(\s*(?P<tgid>{t('TGID')})\)\s+)?"
         rf"\[(?P<cpu>{t('CPU')})\]\s+(?:(?P<flags>{t('FLAGS')})\s+)?"
-        rf"(?P<ts>{t('TIMESTAMP')}):(?:{t('_SP')})?(?P<rest>.*)$"
+        rf"(?P<ts>{t('TIMESTAMP')}):)"
     )
 
 
@@ -72,9 +73,16 @@ def body_patterns() -> list[tuple[str, str]]:
     t = terminal
     name = t("EVENT_NAME")
     return [
-        ("named", rf"^(?P<event>{name}):(?:{t('_SP')})?(?P<body>(?:{t('REST')})?)$"),
+        ("named", rf"^(?P<event>{name}):(?:{t('_SP')})?(?P<body>(?:{t('REST')})?)$"),  # see NAMED_HEAD
         ("function", rf"^(?P<body>{t('FUNCTION_CALL')})$"),
         ("syscall_exit", rf"^(?P<event>{name}) -> (?P<body>.+)$"),
         ("syscall_enter", rf"^(?P<event>{name})(?P<body>\(.*\))$"),
         ("stack", rf"^(?P<body>{t('STACK_MARK')})$"),
     ]
+
+
+@cache
+def named_head_pattern() -> str:
+    """The ``EVENT_HEAD`` of a named body: the event name and its colon (group ``head``); the
+    body is the rest after the grammar's ``_SP?``."""
+    return rf"^(?P<head>(?P<event>{terminal('EVENT_NAME')}):)"
