@@ -17,7 +17,6 @@ from .findings import Evidence, Finding
 from .mapping import MapEntry, condition, load_mappings, operand, validate
 from .table import TraceTable
 
-
 # Per-row columns models read, by attribute name: converted to Python lists on first use.
 COLUMN_ATTRS = {
     "file": "file", "line": "line", "ts": "ts_ns", "cpu": "cpu", "pid": "pid", "comm": "comm",
