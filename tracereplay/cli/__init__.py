@@ -42,6 +42,8 @@ class _Group(click.Group):
             sys.exit(2)
         except BrokenPipeError:
             sys.exit(0)
+        except (click.exceptions.Exit, click.exceptions.ClickException, click.exceptions.Abort):
+            raise  # click's own exits and usage errors (exit 2)
         except Exception as e:  # a bug of ours: one line, and the traceback only on request
             if os.environ.get("TRACEREPLAY_DEBUG"):
                 raise
