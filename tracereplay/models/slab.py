@@ -74,6 +74,22 @@ class SlabModel(Model):
         self.sections: dict[tuple, list] = {}  # context -> [depth, row of outermost lock]
         self.gp_ends: list[tuple[int, str, int]] = []  # (row, flavour, gp_seq)
         self.recycled_reported: set[tuple] = set()
+        self.unknown: dict[tuple[str, str], list[tuple]] = {}  # (event, site) -> frees
+
+    def finish(self) -> None:
+        r = self.r
+        for (event, site), frees in self.unknown.items():
+            i, ptr, call_site = frees[0]
+            shown = [p for _, p, _ in frees[:5]]
+            more = f" (+{len(frees) - 5} more)" if len(frees) > 5 else ""
+            title = (f"free of {ptr}, never seen allocated" if len(frees) == 1 else
+                     f"{len(frees)} frees of addresses never seen allocated ({event} at {site})")
+            r.emit(
+                "SLAB-FREE-UNKNOWN", i, title,
+                shown + ([more.strip()] if more else []),
+                [r.evidence(j, f"{event} {p} call_site={cs}") for j, p, cs in frees[:10]],
+                key_objects=[event, site],
+            )
 
     # -- slab ------------------------------------------------------------------------------
     def op_alloc(self, i: int, ptr, call_site) -> None:
@@ -94,13 +110,9 @@ class SlabModel(Model):
             o = o or self.objs.setdefault(k, Obj(str(ptr)))
             if not o.unknown_reported:
                 o.unknown_reported = True
-                r.emit(
-                    "SLAB-FREE-UNKNOWN", i,
-                    f"free of {ptr}, never seen allocated",
-                    [str(ptr)],
-                    [r.evidence(i, f"{r.event[i]} call_site={call_site}")],
-                    key_objects=[r.event[i], _site(call_site)],
-                )
+                # grouped by free site at the end: a trace that starts mid-run frees many
+                # objects allocated before it, and one finding per site says as much
+                self.unknown.setdefault((r.event[i], _site(call_site)), []).append((i, str(ptr), call_site))
             o.events.append((i, "free"))
             return
         how = (r.event[i], name or None)
