@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 
 from ..engine import Model, Replay
 from ..findings import Evidence
-from .slab import gap_between
+from .slab import gap_between, query
 
 # Events on different CPUs closer than this may be misordered by per-CPU trace clocks.
 _SKEW_NS = 20_000
@@ -97,14 +97,17 @@ class FenceModel(Model):
         self.uninit_reported: set[tuple] = set()
         self.all: list[Fence] = []
         self.candidates: list[Fence] = []  # destroyed unsignalled with signalling enabled
+        self.srcs: list[str] = []  # event families seen, for state_of
 
     # -- helpers ---------------------------------------------------------------------------
-    @staticmethod
-    def _key(context, seqno, src) -> tuple | None:
+    def _key(self, context, seqno, src) -> tuple | None:
         c, s = u32(context), u32(seqno)
         if c is None or s is None:
             return None
-        return (src or "dma_fence", c, s)
+        src = src or "dma_fence"
+        if src not in self.srcs:
+            self.srcs.append(src)
+        return (src, c, s)
 
     def _objects(self, f: Fence) -> list[str]:
         objs = [f.id]
@@ -410,6 +413,42 @@ class FenceModel(Model):
                 self._pending_release(i, f)
             elif f.enable is not None:
                 self.candidates.append(f)  # decided by a release-path signal, or at the end
+
+    # -- history -----------------------------------------------------------------------------
+    def state_of(self, obj: str) -> str | None:
+        """A fence ``context:seqno``: its lifecycle so far (initialised by, emitted, signalling
+        enabled, waiters, signalled at, destroyed); None for a fence no event has named."""
+        kind, v = query(obj)
+        if kind != "fence":
+            return None
+        c, seq = (u32(x) for x in v.split(":"))
+        views = []
+        for src in self.srcs:
+            key = (src, c, seq)
+            lst = self.live.get(key)
+            fences = lst if lst else [self.dead[key]] if key in self.dead else []
+            if not fences:
+                continue
+            text = " | ".join(self._state(f) for f in fences)
+            if len(fences) > 1:
+                text = f"{len(fences)} live fences: {text}"
+            views.append(text if src == "dma_fence" else f"{src}: {text}")
+        return "; ".join(views) or None
+
+    def _state(self, f: Fence) -> str:
+        r = self.r
+        parts = [f"initialised by {r.task(f.init)}" if f.init is not None else "initialised before the trace"]
+        if f.emit is not None:
+            parts.append("emitted")
+        if f.enable is not None:
+            parts.append("signalling enabled")
+        if f.waits:
+            parts.append("waited on by " + ", ".join(r.task(row) for row in f.waits.values()))
+        if f.signaled is not None:
+            parts.append(f"signalled at {r.where(f.signaled)}")
+        if f.destroyed is not None:
+            parts.append("destroyed")
+        return ", ".join(parts)
 
     def _check_order(self, i: int, f: Fence) -> None:
         src, ctx, seq = f.key

@@ -13,7 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ..engine import Model, Replay
-from .slab import addr_key
+from .lock import _norm_addr
+from .slab import addr_key, query
 
 _MAX_HISTORY = 12
 # enum refcount_saturation_type (include/linux/refcount.h)
@@ -65,6 +66,7 @@ class RefcountModel(Model):
     def __init__(self, replay: Replay) -> None:
         super().__init__(replay)
         self.refs: dict[tuple, Ref] = {}
+        self.by_addr: dict[str, list[Ref]] = {}  # address as history matches it -> refs, for state_of
 
     def _ref(self, obj, kind) -> Ref | None:
         k = addr_key(obj)
@@ -74,6 +76,7 @@ class RefcountModel(Model):
         ref = self.refs.get(key)
         if ref is None:
             ref = self.refs[key] = Ref(str(obj), str(kind))
+            self.by_addr.setdefault(_norm_addr(str(obj).strip()), []).append(ref)
         return ref
 
     def _note(self, ref: Ref, i: int, note: str) -> None:
@@ -215,6 +218,32 @@ class RefcountModel(Model):
                     "refcount_t address is not the object's address; the put or get that did it "
                     "is the caller of this event (see the WARN's stack in dmesg)."),
         )
+
+    # -- history -----------------------------------------------------------------------------
+    def state_of(self, obj: str) -> str | None:
+        """An object's count and who last got or put it (per kind when several kinds share the
+        address); None for an object no mapped event has named."""
+        kind, v = query(obj)
+        refs = [x for x in self.by_addr.get(v, ()) if x.history] if kind == "address" else []
+        if not refs:
+            return None
+        if len(refs) == 1:
+            return self._state(refs[0])
+        return "; ".join(f"{x.kind}: {self._state(x)}" for x in refs)
+
+    def _state(self, ref: Ref) -> str:
+        r = self.r
+        row, note = ref.history[-1]
+        verb = note.split(" (", 1)[0]
+        if ref.final is None:
+            count = "unknown (first seen mid-life)" if ref.count is None else ref.count
+            return f"refcount {count}, last {verb} by {r.task(row)}"
+        f = ref.final
+        how = "released" if (f, "released") in ref.history else "final put"
+        out = f"refcount 0, {how} by {r.task(f)} at {r.where(f)}"
+        if row != f:
+            out += f", then {verb} by {r.task(row)}"
+        return out
 
     def finish(self) -> None:
         r = self.r

@@ -17,8 +17,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from ..engine import Model, Replay
+from .lock import _norm_addr
 
 
 def addr_key(v) -> tuple[str, str] | None:
@@ -46,6 +48,35 @@ def addr_key(v) -> tuple[str, str] | None:
     return ("hashed", s)
 
 
+@lru_cache(maxsize=64)
+def query(obj: str) -> tuple[str, str]:
+    """A ``tracereplay history`` object for ``Model.state_of``: (kind, normalised), with the
+    kind from ``tracereplay.debug.history.object_kind`` (fence, task, address, name) and the
+    value normalised as history matches it (an address without 0x and leading zeros, a pid)."""
+    from ..debug.history import object_kind
+
+    o = obj.strip()
+    kind = object_kind(o)
+    if kind == "address":
+        return kind, _norm_addr(o)
+    if kind == "task":
+        return kind, o if o.isdigit() else o.rsplit("-", 1)[1]
+    return kind, o
+
+
+def addr_keys(obj: str) -> list[tuple[str, str]]:
+    """The ``addr_key`` values a history address may stand for, most likely first: as written,
+    then as a raw pointer and as a zero-padded hashed %p (history matches either)."""
+    kind, d = query(obj)
+    if kind != "address" or not d:
+        return []
+    out = []
+    for k in (addr_key(obj.strip()), ("raw", "0x" + d), ("hashed", d.zfill(16)), ("hashed", d)):
+        if k is not None and k not in out:
+            out.append(k)
+    return out
+
+
 @dataclass
 class Obj:
     addr: str
@@ -54,6 +85,9 @@ class Obj:
     allocated: bool = False  # seen allocated in the trace at least once
     live: bool = False
     unknown_reported: bool = False
+    site: str | None = None  # call_site of the last allocation, for state_of
+    free_site: str | None = None  # call_site of the last free, for state_of
+    readers: dict = field(default_factory=dict)  # context -> (section start, row) of RCU lookups
 
 
 class SlabModel(Model):
@@ -75,6 +109,7 @@ class SlabModel(Model):
         self.gp_ends: list[tuple[int, str, int]] = []  # (row, flavour, gp_seq)
         self.recycled_reported: set[tuple] = set()
         self.unknown: dict[tuple[str, str], list[tuple]] = {}  # (event, site) -> frees
+        self._bytes_req: list | None = None  # bytes_req per row, read on state_of's first use
 
     def finish(self) -> None:
         r = self.r
@@ -99,6 +134,7 @@ class SlabModel(Model):
         o = self.objs.setdefault(k, Obj(str(ptr)))
         o.events.append((i, "alloc"))
         o.allocated = o.live = True
+        o.site = call_site
 
     def op_free(self, i: int, ptr, call_site, name=None) -> None:
         k = addr_key(ptr)
@@ -114,6 +150,7 @@ class SlabModel(Model):
                 # objects allocated before it, and one finding per site says as much
                 self.unknown.setdefault((r.event[i], _site(call_site)), []).append((i, str(ptr), call_site))
             o.events.append((i, "free"))
+            o.free_site = call_site
             return
         how = (r.event[i], name or None)
         if not o.live and o.freed_by != how:
@@ -140,6 +177,7 @@ class SlabModel(Model):
         o.events.append((i, "free"))
         o.live = False
         o.freed_by = how
+        o.free_site = call_site
 
     # -- RCU -------------------------------------------------------------------------------
     def op_read_lock(self, i: int, addr, name) -> None:
@@ -165,12 +203,24 @@ class SlabModel(Model):
 
     def op_deref_safe(self, i: int, ptr, func) -> None:
         """dma_fence_get_rcu_safe(): the re-check makes a recycled object harmless."""
+        self._reader(i, addr_key(ptr))
+
+    def _reader(self, i: int, k: tuple | None) -> None:
+        """Remember an RCU lookup of a known object inside an open read section (state_of)."""
+        o = self.objs.get(k) if k is not None else None
+        if o is None:
+            return
+        ctx = self.r.context(i)
+        s = self.sections.get(ctx)
+        if s and s[0] > 0:
+            o.readers[ctx] = (s[1], i)
 
     def op_deref(self, i: int, ptr, func) -> None:
         k = addr_key(ptr)
         if k is None:
             return
         r = self.r
+        self._reader(i, k)
         s = self.sections.get(r.context(i))
         o = self.objs.get(k)
         if not s or s[0] == 0 or o is None:
@@ -213,6 +263,55 @@ class SlabModel(Model):
                     "if it no longer points at the fence it got, drops the reference and retries. "
                     + gp_note),
         )
+
+    # -- history -----------------------------------------------------------------------------
+    def state_of(self, obj: str) -> str | None:
+        """An address: allocated / freed / reallocated, and the RCU read sections that looked it
+        up and are still open; a task: its RCU read section. None when the model never saw it."""
+        kind, v = query(obj)
+        if kind == "task":
+            return self._section_state(("task", int(v)))
+        for k in addr_keys(obj):
+            o = self.objs.get(k)
+            if o is not None and o.events:
+                return self._obj_state(o)
+        return None
+
+    def _section_state(self, ctx: tuple) -> str | None:
+        s = self.sections.get(ctx)
+        if s is None:
+            return None
+        if s[0] == 0:
+            return "outside RCU read sections"
+        nest = f", nested {s[0]} deep" if s[0] > 1 else ""
+        return f"in an RCU read section since {self.r.where(s[1])}{nest}"
+
+    def _obj_state(self, o: Obj) -> str:
+        r = self.r
+        row, what = o.events[-1]
+        if what == "alloc":
+            again = any(w == "free" for _, w in o.events)
+            size = self._bytes(row)
+            how = f"{r.event[row]} at {o.site or '?'}" + (f", {size} bytes" if size is not None else "")
+            out = f"{'reallocated' if again else 'allocated'} ({how})"
+        else:
+            out = f"freed by {r.task(row)} ({r.event[row]} at {o.free_site or '?'})"
+            if not any(w == "alloc" for _, w in o.events):
+                out += ", never seen allocated"
+        readers = [f"{r.context_name(c, j)} since {r.where(start)}"
+                   for c, (start, j) in o.readers.items()
+                   if (s := self.sections.get(c)) and s[0] > 0 and s[1] == start]
+        if readers:
+            out += "; looked up under RCU by " + ", ".join(readers)
+        return out
+
+    def _bytes(self, row: int) -> int | None:
+        col = self._bytes_req
+        if col is None:
+            ev = self.r.table.events
+            col = ev["bytes_req"].to_list() if "bytes_req" in ev.columns else [None] * len(ev)
+            self._bytes_req = col
+        return col[row]
 
 
 def _site(call_site) -> str:
