@@ -9,6 +9,7 @@ from conftest import REPO, need_corpus
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tracereplay.corpus import sniff
 from tracereplay.io import read_text
 from tracereplay.parse.ftrace import parse_text
 from tracereplay.parse.grammar import event_prefix_pattern, ftrace_parser, terminal
@@ -25,7 +26,9 @@ def _same(text: str, name: str) -> None:
 def _all_files():
     corpus = need_corpus() / "ftrace"
     files = [p for p in corpus.rglob("*") if p.is_file() and p.name != "INDEX.tsv"]
-    files += [p for p in (REPO / "sample_traces").rglob("*") if p.is_file() and p.suffix != ".md"]
+    # the bundled traces (real captures, simulated scenarios, reductions), by content
+    files += [p for p in (REPO / "sample_traces").rglob("*")
+              if p.is_file() and p.suffix not in (".md", ".py") and sniff(str(p))[0] == "trace"]
     return sorted(files)
 
 
