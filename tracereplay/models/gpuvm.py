@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from ..engine import Model, Replay
 from .gpuvm_state import VM, Gem, IntervalSet, Unlocked, Va, VmBo, hx, is_err_ptr, num
+from .slab import query
 
 _TEARDOWN = ("unlink", "destroy")  # what a GEM destructor path does to its vm_bos
 
@@ -77,6 +78,9 @@ class GpuvmModel(Model):
         self.lock_ret = {"lock": bool({"ww_mutex_lock_ret", "ww_mutex_lock_interruptible_ret"} & present),
                          "trylock": "ww_mutex_trylock_ret" in present}
         self.insert_ret = "gpuva_insert_ret" in present
+        # for state_of: GEM -> vm_bos ever created for it, VM -> vm_bos ever put on its lists
+        self.gem_vmbos: dict[str, list[str]] = {}
+        self.vm_listed: dict[str, dict[str, None]] = {}
 
     # -- lookups ------------------------------------------------------------------------------
     def _vm(self, addr: str | None) -> VM | None:
@@ -105,7 +109,14 @@ class GpuvmModel(Model):
             vb.vm = vm
         if vb.obj is None:
             vb.obj = obj
+        self._index(vb)
         return vb
+
+    def _index(self, vb: VmBo) -> None:
+        if vb.obj is not None:
+            lst = self.gem_vmbos.setdefault(vb.obj, [])
+            if vb.addr not in lst:
+                lst.append(vb.addr)
 
     def _vm_name(self, vm: str | None) -> str:
         v = self.vms.get(vm) if vm else None
@@ -288,8 +299,11 @@ class GpuvmModel(Model):
         vb = self.vmbos.get(vm_bo)
         if (vb is not None and vb.destroyed_row is None and vb.orphan_row is None
                 and vb.vm == gpuvm and vb.obj == obj):
+            if vb.refs is not None:
+                vb.refs += 1
             return  # drm_gpuvm_bo_find() returned the existing vm_bo with a new reference
-        self.vmbos[vm_bo] = VmBo(vm_bo, gpuvm, obj, row)
+        vb = self.vmbos[vm_bo] = VmBo(vm_bo, gpuvm, obj, row, refs=1)
+        self._index(vb)
 
     def op_bo_create_ret(self, i, vm_bo) -> None:
         self._ret_vmbo(i, "create", vm_bo)
@@ -309,7 +323,8 @@ class GpuvmModel(Model):
     def op_bo_put(self, i, vm_bo) -> None:
         vb = self._vmbo(vm_bo)
         if vb is not None:
-            self._vmbo_alive(i, vb, "drm_gpuvm_bo_put")
+            if self._vmbo_alive(i, vb, "drm_gpuvm_bo_put") and vb.refs:
+                vb.refs -= 1
             self._touch(i, vb.obj)
 
     def op_bo_destroy(self, i, vm_bo, gpuvm, obj) -> None:
@@ -347,6 +362,8 @@ class GpuvmModel(Model):
             vb.vas.clear()
         vb.destroyed_row = i
         vb.extobj = vb.evict = False
+        if vb.refs is not None:
+            vb.refs = 0
 
     def op_extobj_add(self, i, vm_bo) -> None:
         vb = self._vmbo(vm_bo)
@@ -359,6 +376,8 @@ class GpuvmModel(Model):
         # Without RESV_PROTECTED drm_gpuvm_bo_list_add() takes gpuvm->extobj.lock itself: the
         # spinlock is taken inside the probed function, so there is nothing to check from a trace.
         vb.extobj = True
+        if vb.vm is not None:
+            self.vm_listed.setdefault(vb.vm, {})[vb.addr] = None
 
     def op_evict(self, i, vm_bo, evict) -> None:
         vb = self._vmbo(vm_bo)
@@ -370,6 +389,8 @@ class GpuvmModel(Model):
         if on and vm is not None and vm.resv_protected and vb.extobj:
             return  # only the flag is set; the list is updated under the VM resv in validate
         vb.evict = on
+        if on and vb.vm is not None:
+            self.vm_listed.setdefault(vb.vm, {})[vb.addr] = None
 
     # -- VAs --------------------------------------------------------------------------------------
     def op_va_insert(self, i, gpuvm, va, addr, range_, obj, offset) -> None:
@@ -415,6 +436,7 @@ class GpuvmModel(Model):
         if not ok:  # the kernel refused it (-EINVAL / -EEXIST): correct behaviour
             vm.vas.discard(v.addr)
             v.inserted = False
+            v.refused = True
             return
         rng = f"[{hx(v.start)}, {hx(v.start + v.range)})"
         for kind, what in problems:
@@ -476,6 +498,8 @@ class GpuvmModel(Model):
         v.vm_bo = vb.addr
         v.link_row = i
         vb.vas.add(va)
+        if vb.refs is not None:
+            vb.refs += 1  # drm_gpuva_link() -> drm_gpuvm_bo_get(); unlink's put is traced
 
     def op_va_unlink(self, i, va) -> None:
         v = self.vas.get(va)
@@ -681,6 +705,80 @@ class GpuvmModel(Model):
 
     def op_drv_vm_reset(self, i, vm) -> None:
         self.drv.pop(str(vm), None)
+
+    # -- history ---------------------------------------------------------------------------------
+    def state_of(self, obj: str) -> str | None:
+        """A VM, GEM, vm_bo or VA (by address, as the kprobes print it or without 0x and leading
+        zeros): its name/range, lists, links and references; None for other objects."""
+        kind, d = query(obj)
+        if kind != "address" or not d:
+            return None
+        for key in (obj.strip().lower(), "0x" + d, d):
+            if key in self.vmbos:
+                return self._vmbo_state(self.vmbos[key])
+            if key in self.vas:
+                return self._va_state(self.vas[key])
+            if key in self.vms:
+                return self._vm_state(self.vms[key])
+            if key in self.gems:
+                return self._gem_state(self.gems[key])
+        return None
+
+    def _vm_label(self, vm: str | None) -> str:
+        return f"{vm or '?'} ({self._vm_name(vm)})"
+
+    def _vm_state(self, vm: VM) -> str:
+        r = self.r
+        n = len(vm.vas)
+        parts = [vm.name or "unnamed"]
+        if vm.row is None:
+            parts.append("initialised before the trace")
+        parts.append(f"{n} VA{'' if n == 1 else 's'} inserted")
+        listed = [self.vmbos.get(a) for a in self.vm_listed.get(vm.addr, ())]
+        for name in ("extobj", "evict"):
+            on = [b.addr for b in listed if b is not None and b.vm == vm.addr and getattr(b, name)]
+            parts.append(f"{name} list: {', '.join(on) or 'empty'}")
+        if vm.dead_row is not None:
+            parts.append(f"finalised at {r.where(vm.dead_row)}")
+        return ", ".join(parts)
+
+    def _gem_state(self, g: Gem) -> str:
+        r = self.r
+        head = "alive" if g.freed_row is None else f"freed by {r.task(g.freed_row)} at {r.where(g.freed_row)}"
+        vbs = []
+        for a in self.gem_vmbos.get(g.addr, ()):
+            vb = self.vmbos.get(a)
+            if vb is None or vb.obj != g.addr or vb.destroyed_row is not None:
+                continue
+            vbs.append(f"{a} (VM {self._vm_name(vb.vm)}{', orphaned' if vb.orphan_row is not None else ''})")
+        return f"{head}, vm_bos: {', '.join(vbs)}" if vbs else f"{head}, no vm_bos"
+
+    def _vmbo_state(self, vb: VmBo) -> str:
+        r = self.r
+        parts = [f"vm {self._vm_label(vb.vm)}", f"obj {vb.obj or '?'}",
+                 f"refs {'?' if vb.refs is None else vb.refs}",
+                 f"linked VAs: {', '.join(sorted(vb.vas)) or 'none'}"]
+        if vb.extobj:
+            parts.append("on the extobj list")
+        if vb.evict:
+            parts.append("on the evict list")
+        if vb.orphan_row is not None:
+            parts.append(f"GEM freed under it at {r.where(vb.orphan_row)}")
+        if vb.destroyed_row is not None:
+            parts.append(f"destroyed at {r.where(vb.destroyed_row)}")
+        return ", ".join(parts)
+
+    def _va_state(self, v: Va) -> str:
+        out = f"[{hx(v.start)}, {hx(v.start + v.range)}) in vm {self._vm_label(v.vm)}"
+        if v.refused:
+            return out + ", insert refused"
+        if v.obj is None:
+            out += ", sparse (no GEM)"
+        elif v.vm_bo is not None:
+            out += f", linked to vm_bo {v.vm_bo}"
+        else:
+            out += f", GEM {v.obj}, not linked"
+        return out if v.inserted else out + ", removed"
 
     # -- end of trace ----------------------------------------------------------------------------
     def finish(self) -> None:

@@ -80,6 +80,7 @@ class VmBo:
     extobj: bool = False  # on the VM's extobj list
     evict: bool = False  # on the VM's evict list
     vas: set[str] = field(default_factory=set)  # linked VAs
+    refs: int | None = None  # references seen in the trace (None: created before the trace)
 
 
 @dataclass
@@ -93,6 +94,7 @@ class Va:
     inserted: bool = True
     vm_bo: str | None = None  # linked vm_bo
     link_row: int | None = None
+    refused: bool = False  # the kernel refused the insert (gpuva_insert_ret != 0)
 
 
 class IntervalSet:
