@@ -8,6 +8,7 @@ Every input line ends up counted as an event, a known non-event, or a malformed 
 
 from __future__ import annotations
 
+import itertools
 import re
 from dataclasses import dataclass, field
 
@@ -89,20 +90,13 @@ def chunks(text: str, size: int = CHUNK_CHARS):
         pos = end
 
 
-def _fast_chunk(first_line: int, piece: str, vectorised: bool) -> tuple[pl.DataFrame, pl.DataFrame, int]:
-    """The vectorised pass over one chunk: (events it took, lines left for lark, line count)."""
+def _fast_chunk(first_line: int, piece: str, vectorised: bool) -> pl.LazyFrame:
+    """The vectorised pass over one chunk, as a query: every line with its prefix fields and, when
+    the pattern took it, its event and body (null: the line is left for lark)."""
     raw = split_lines(piece)
     n = len(raw)
     df = pl.DataFrame({"line": pl.int_range(first_line, first_line + n, eager=True, dtype=pl.UInt32), "raw": raw})
     pattern = event_prefix_pattern() if vectorised else "^(?P<pre>$^)(?P<comm>)(?P<pid>)(?P<tgid>)(?P<cpu>)(?P<flags>)(?P<ts>)"
-    pre = (
-        df.lazy()
-        .with_columns(pl.col("raw").str.extract_groups(pattern).alias("m"))
-        .unnest("m")
-        .with_columns(_after("raw", "pre").alias("rest"))
-        .collect()
-    )
-    hit = pre.filter(pl.col("comm").is_not_null()).drop("raw", "pre")
     # Body shapes in the lexer's priority order: the first pattern that takes the rest wins.
     # A named body (by far the most common) is its EVENT_HEAD and what follows it.
     head = pl.col("rest").str.extract_groups(named_head_pattern())
@@ -112,22 +106,31 @@ def _fast_chunk(first_line: int, piece: str, vectorised: bool) -> tuple[pl.DataF
         [pl.when(head.struct.field("head").is_not_null()).then(_after("rest", head.struct.field("head")))]
         + [m.struct.field("body") for _, m in shapes]
     )
-    fast = hit.lazy().with_columns(event.alias("event"), body.alias("body")).collect()
-    slow_lines = fast.filter(pl.col("body").is_null())["line"]
-    fast = fast.filter(pl.col("body").is_not_null()).select(BASE)
-    slow = pre.filter(pl.col("comm").is_null() | pl.col("line").is_in(slow_lines.implode())).select("line", "raw")
-    return fast, slow, n
+    return (
+        df.lazy()
+        .with_columns(pl.col("raw").str.extract_groups(pattern).alias("m"))
+        .unnest("m")
+        .with_columns(_after("raw", "pre").alias("rest"))
+        .with_columns(event.alias("event"), body.alias("body"))
+        .drop("pre", "rest")
+    )
 
 
 def parse_text(text: str, file: str, *, vectorised: bool = True, chunk_chars: int = CHUNK_CHARS) -> ParsedFile:
     """Parse one file's text. ``vectorised=False`` sends every line through lark (the
     differential tests compare the two paths). Large texts go in chunks to bound memory."""
     fasts, slows, n = [], [], 0
-    for first, piece in chunks(text, chunk_chars):
-        f, s, k = _fast_chunk(first, piece, vectorised)
-        fasts.append(f)
-        slows.append(s)
-        n += k
+    batch = max(1, pl.thread_pool_size())  # chunks in flight at once: one per thread
+    pieces = chunks(text, chunk_chars)
+    while True:
+        queries = [_fast_chunk(first, piece, vectorised) for first, piece in itertools.islice(pieces, batch)]
+        if not queries:
+            break
+        for done in pl.collect_all(queries):
+            ok = pl.col("body").is_not_null()
+            fasts.append(done.filter(ok).select(BASE))
+            slows.append(done.filter(~ok).select("line", "raw"))
+            n += len(done)
     fast = pl.concat(fasts) if fasts else pl.DataFrame(schema={c: (pl.UInt32 if c == "line" else pl.String) for c in BASE})
     slow = pl.concat(slows) if slows else pl.DataFrame(schema={"line": pl.UInt32, "raw": pl.String})
     non_events: dict[str, int] = {}
