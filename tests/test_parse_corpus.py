@@ -123,3 +123,10 @@ def test_systrace_html_wrapper():
     p = parse_text(read_text(str(need_corpus() / "ftrace/trappy/trace_surfaceflinger.html")), "sf.html")
     assert len(p.events) == 2506 and p.malformed == []
     assert p.non_events["html"] > 0
+
+
+def test_print_fields_kmem_values():
+    """options/print-fields prints `bytes_req=0x10 (16)`: the hex value is the field."""
+    t = load_table([str(need_corpus() / "ftrace/lkml-snippets/20241218_rostedt_kmem_tp_printk_vs_print_fields.txt")])
+    row = t.events.filter(t.events["line"] == 6).row(0, named=True)
+    assert (row["ptr"], row["bytes_req"], row["bytes_alloc"], row["gfp_flags"]) == ("0xffff9e0e8571e000", 4096, 4096, "0xcc0")
