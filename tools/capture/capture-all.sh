@@ -2,7 +2,7 @@
 # Re-create every capture committed under sample_traces/real/ (one boot each, sequentially).
 # Usage: tools/capture/capture-all.sh [NAME-FILTER]   e.g. capture-all.sh abba
 # Expects tools/capture/build-kernel.sh to have run.  Takes roughly 10-20 minutes in total on a
-# 2-core machine, most of it the full dma-buf selftests run.
+# 2-core machine (more when the host is busy); the full dma-buf selftests run alone takes 10+ min.
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 FILTER=${1:-}
@@ -21,7 +21,7 @@ CAPTURES=(
   "--bufkb 4096 dmabuf-selftests:dma_fence_chain"
   "--bufkb 4096 dmabuf-selftests:dma_fence_unwrap"
   "--bufkb 4096 dmabuf-selftests:dma_resv"
-  "--bufkb 4096 dmabuf-selftests"
+  "--bufkb 4096 --timeout 2400 dmabuf-selftests"
 )
 failed=()
 for c in "${CAPTURES[@]}"; do

@@ -6,7 +6,9 @@
  * (DRM_IOCTL_MODE_MAP_DUMB + mmap), export it as a dma-buf (DRM_IOCTL_PRIME_HANDLE_TO_FD), attach a
  * vgem fence to its dma_resv (DRM_IOCTL_VGEM_FENCE_ATTACH, exclusive/write or shared/read),
  * snapshot the resv fences as a sync_file (DMA_BUF_IOCTL_EXPORT_SYNC_FILE), let a child process
- * block in poll() on the dma-buf while the parent signals the fence
+ * wait for it while the parent signals the fence -- in poll() on the dma-buf for even objects
+ * (dma_fence callbacks), in DMA_BUF_IOCTL_SYNC (begin CPU access, which waits in
+ * dma_resv_wait_timeout -> dma_fence_wait: dma_fence_wait_start/end events) for odd ones
  * (DRM_IOCTL_VGEM_FENCE_SIGNAL), then close everything (DRM_IOCTL_GEM_CLOSE).
  * With "timeout" as argument, one more fence is left unsignalled so vgem's 10 s timer signals it
  * (with -ETIMEDOUT).
@@ -142,9 +144,17 @@ int main(int argc, char **argv)
 		pid_t child = fork();
 		if (child < 0)
 			die("fork");
-		if (child == 0)
-			/* waits on the dma_resv: POLLOUT = all fences, POLLIN = write fences */
-			_exit(poll_ready(bo.dmabuf, POLLOUT, 10000) ? 0 : 2);
+		if (child == 0) {
+			if (i % 2 == 0)
+				/* waits on the dma_resv: POLLOUT = all fences, POLLIN = write fences */
+				_exit(poll_ready(bo.dmabuf, POLLOUT, 10000) ? 0 : 2);
+			/* CPU access for writing waits for every fence on the resv */
+			struct dma_buf_sync s = { .flags = DMA_BUF_SYNC_START | DMA_BUF_SYNC_RW };
+			xioctl(bo.dmabuf, DMA_BUF_IOCTL_SYNC, &s, "DMA_BUF_IOCTL_SYNC start");
+			s.flags = DMA_BUF_SYNC_END | DMA_BUF_SYNC_RW;
+			xioctl(bo.dmabuf, DMA_BUF_IOCTL_SYNC, &s, "DMA_BUF_IOCTL_SYNC end");
+			_exit(0);
+		}
 		usleep(5000);
 		fence_signal(drm, f);
 		int st;
