@@ -118,6 +118,8 @@ def command(paths, fmt, fail_on, mappings, select, ignore, jobs, baseline, updat
                                             ignore=ignore_l, progress=progress, log=dmesg)
     finally:
         bar.close()
+    if not results:
+        raise InputError(" ".join(paths), "no trace file or kernel log found")
     if update_baseline:
         known = gate.baseline_entries(results)
         gate.write_baseline(baseline, known)
