@@ -7,6 +7,7 @@ rule, the objects and the lines.
 from __future__ import annotations
 
 from conftest import HEADER_LINES, ev
+
 from tracereplay.api import check
 
 L = HEADER_LINES  # event k (1-based) is on file line L + k
