@@ -10,8 +10,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from conftest import REPO
+
 from tracereplay.api import check
 from tracereplay.kernlog import read_log
 from tracereplay.kernlog.match import match_reports
