@@ -77,7 +77,7 @@ class Replay:
         return f"{ctx[0]} on CPU {ctx[1]} (interrupting {self.task(i)})"
 
     def evidence(self, i: int, note: str = "") -> Evidence:
-        return Evidence(self.file[i], self.line[i], note)
+        return Evidence(self.file[i], self.line[i], note, self.ts[i])
 
     def where(self, i: int) -> str:
         return f"{self.file[i]}:{self.line[i]}"
@@ -85,20 +85,32 @@ class Replay:
     def incomplete(self, i: int) -> str | None:
         return self.table.incomplete_at(self.file[i], self.ts[i], self.cpu[i])
 
+    def _incomplete_span(self, i: int, evidence: list[Evidence]) -> str | None:
+        """Is the trace incomplete anywhere between the earliest evidence and event i? A task's
+        history that crosses a lost or overwritten window may be missing the event that makes
+        the finding wrong (it may have migrated to a CPU whose older events were overwritten)."""
+        stamps = [e.ts_ns for e in evidence if e.ts_ns is not None and e.file == self.file[i]]
+        hi = self.ts[i]
+        if not stamps or hi is None:
+            return self.incomplete(i)
+        return self.table.incomplete_between(self.file[i], min(min(stamps), hi), max(max(stamps), hi)) \
+            or self.incomplete(i)
+
     def emit(self, rule: str, i: int, title: str, objects: list[str], evidence: Iterable[Evidence] = (),
              **kw) -> Finding:
         """Record a finding triggered by event i; a finding in an incomplete window says so."""
+        evidence = list(evidence)
         f = Finding(
             rule=rule,
             title=title,
             file=self.file[i],
             line=self.line[i],
             objects=objects,
-            evidence=list(evidence),
+            evidence=evidence,
             ts_ns=self.ts[i],
             task=self.task(i),
             cpu=self.cpu[i],
-            incomplete=kw.pop("incomplete", None) or self.incomplete(i),
+            incomplete=kw.pop("incomplete", None) or self._incomplete_span(i, evidence),
             **kw,
         )
         self.findings.append(f)

@@ -52,6 +52,7 @@ class Evidence:
     file: str
     line: int
     note: str = ""
+    ts_ns: int | None = field(default=None, compare=False)  # lets a finding see the span it covers
 
     def to_dict(self) -> dict:
         d = {"file": self.file, "line": self.line}

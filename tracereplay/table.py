@@ -73,6 +73,13 @@ class TraceTable:
                 return f"{kind} ({detail}, {wfile}:{line})"
         return None
 
+    def incomplete_between(self, file: str, lo: int, hi: int) -> str | None:
+        """A window of the file, on any CPU, that overlaps [lo, hi], or None."""
+        for wfile, kind, _cpu, wlo, whi, line, detail in self._windows:
+            if wfile == file and wlo <= hi and whi >= lo and kind != "time_backwards":
+                return f"{kind} ({detail}, {wfile}:{line})"
+        return None
+
     @cached_property
     def _windows(self) -> list[tuple]:
         lo, hi = -(2**63), 2**63 - 1
