@@ -18,6 +18,7 @@ CAPTURES=(
   "--no-hash-pointers refcount_underflow"
   "irq_inconsistent"
   "--no-hash-pointers irq_inconsistent"
+  "--bufkb 4096 dmabuf-selftests:dma_fence"
   "--bufkb 4096 dmabuf-selftests:dma_fence_chain"
   "--bufkb 4096 dmabuf-selftests:dma_fence_unwrap"
   "--bufkb 4096 dmabuf-selftests:dma_resv"

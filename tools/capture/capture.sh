@@ -16,6 +16,10 @@
 #   --timeout S          kill qemu after S seconds (default 900)
 #   --out DIR            output directory (default sample_traces/real/NAME)
 #   --no-compress        keep files uncompressed (default: xz -9 every file over 1 MB)
+#   --republish          do not boot: re-publish the last run of NAME from work/runs/NAME
+#                        (e.g. after editing notes/NAME.md or this script's README template)
+# A file notes/NAME.md, if present, is appended to the generated README (hand-written
+# explanations that must survive re-captures).
 #
 # Needs a built kernel (tools/capture/build-kernel.sh) and qemu-system-x86, busybox-static,
 # cpio, gcc, xz-utils, python3.  Everything intermediate goes to tools/capture/work/.
@@ -30,7 +34,7 @@ BZIMAGE=$KSRC/arch/x86/boot/bzImage
 die() { echo "capture.sh: error: $*" >&2; exit 1; }
 log() { echo "capture.sh: $(date +%H:%M:%S) $*" >&2; }
 
-NAME= NOHASH=0 BUFKB=2048 EVENTS=full SMP=2 TIMEOUT=900 OUT= COMPRESS=1 WORKLOAD=
+REPUBLISH=0 NAME= NOHASH=0 BUFKB=2048 EVENTS=full SMP=2 TIMEOUT=900 OUT= COMPRESS=1 WORKLOAD=
 while [ $# -gt 0 ]; do
   case "$1" in
     --name) NAME=$2; shift 2 ;;
@@ -41,6 +45,7 @@ while [ $# -gt 0 ]; do
     --timeout) TIMEOUT=$2; shift 2 ;;
     --out) OUT=$2; shift 2 ;;
     --no-compress) COMPRESS=0; shift ;;
+    --republish) REPUBLISH=1; shift ;;
     -h|--help) sed -n '2,/^set -e/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
     -*) die "unknown option $1 (see --help)" ;;
     *) [ -z "$WORKLOAD" ] || die "only one WORKLOAD"; WORKLOAD=$1; shift ;;
@@ -56,9 +61,9 @@ case "$WORKLOAD" in
     [ -n "$line" ] || die "no dma-buf selftest named '$SELFTEST' in drivers/dma-buf/selftests.h"
     MODARGS=igt__${line}__$SELFTEST=1
     DESC="The kernel's dma-buf selftests module (drivers/dma-buf/dmabuf_selftests.ko) loaded with insmod and the parameter '$MODARGS', so only the '$SELFTEST' selftest runs (from module init)." ;;
-  dmabuf-selftests) DESC="The kernel's dma-buf selftests module (drivers/dma-buf/dmabuf_selftests.ko: sync, dma-fence, dma-fence-chain, dma-fence-unwrap, dma-resv, dma-buf tests) loaded with insmod; it runs all tests from module init." ;;
+  dmabuf-selftests) DESC="The kernel's dma-buf selftests module (drivers/dma-buf/dmabuf_selftests.ko) loaded with insmod; it runs all its groups from module init: sanitycheck, dma_fence (signalling, callbacks, waits, race_signal_callback), dma_fence_chain, dma_fence_unwrap, dma_resv." ;;
   sw_sync) DESC="tools/capture/workloads/sw_sync.c (static): 4 sw_sync timelines x 8 fences created with SW_SYNC_IOC_CREATE_FENCE, merged (SYNC_IOC_MERGE), waited on by a child in poll() while the parent signals them one by one with SW_SYNC_IOC_INC, then closed; plus one timeline closed with a fence still pending (signalled with -ENOENT by the kernel)." ;;
-  vgem) DESC="tools/capture/workloads/vgem.c (static): 6 vgem dumb buffers, each mmapped, exported as dma-buf, given a vgem fence (DRM_IOCTL_VGEM_FENCE_ATTACH, alternating write/read), its resv snapshotted with DMA_BUF_IOCTL_EXPORT_SYNC_FILE, waited on by a child (poll() on the dma-buf for even objects, DMA_BUF_IOCTL_SYNC begin-CPU-access, which blocks in dma_fence_wait, for odd ones), signalled (DRM_IOCTL_VGEM_FENCE_SIGNAL) and closed (DRM_IOCTL_GEM_CLOSE); one BO with two readers then a writer; and one fence left unsignalled that vgem's 10 s timer signals with -ETIMEDOUT." ;;
+  vgem) DESC="tools/capture/workloads/vgem.c (static): 6 vgem dumb buffers, each mmapped, exported as dma-buf, given a vgem fence (DRM_IOCTL_VGEM_FENCE_ATTACH, alternating write/read), its resv snapshotted with DMA_BUF_IOCTL_EXPORT_SYNC_FILE, waited on by a child (poll() on the dma-buf for even objects, DMA_BUF_IOCTL_SYNC begin-CPU-access, which blocks in dma_fence_wait, for odd ones), signalled (DRM_IOCTL_VGEM_FENCE_SIGNAL) and closed (DRM_IOCTL_GEM_CLOSE); one BO with two readers then a writer; and one fence left unsignalled that vgem's 10 s timeout timer signals." ;;
   general) DESC="General shell load from the busybox init: ls -R, cat of /proc files, dd to tmpfs, gzip, md5sum, sort|uniq, find, background subshells (see run_workload in initramfs/init)." ;;
   abba) DESC="tools/capture/modules/abba.c: module init takes &d->a_mutex then &d->b_mutex; a work item (kworker) then takes &d->b_mutex then &d->a_mutex. Runs sequentially (no real deadlock); lockdep reports the circular dependency." ;;
   recursive) DESC="tools/capture/modules/recursive.c: two mutexes initialised at one mutex_init() call site (one class, &o->lock) are nested without mutex_lock_nested(); lockdep reports possible recursive locking." ;;
@@ -79,6 +84,11 @@ done
 [ -f "$BZIMAGE" ] || die "no kernel at $BZIMAGE; run tools/capture/build-kernel.sh first"
 [ -f "$KSRC/Module.symvers" ] || die "kernel modules not built; run tools/capture/build-kernel.sh"
 
+RUN=$WORK/runs/$NAME
+if [ $REPUBLISH = 1 ]; then
+  [ -s "$RUN/stream.bin" ] || die "--republish: no previous run in $RUN"
+  secs=$(cat "$RUN/boot-seconds.txt" 2>/dev/null || echo "?")
+else
 # 1. out-of-tree modules (built in a copy so the source dir stays clean)
 MB=$WORK/modules-build
 mkdir -p "$MB"
@@ -111,7 +121,6 @@ INITRD=$WORK/initramfs.cpio.gz
 (cd "$ROOT" && find . | cpio -o -H newc --quiet | gzip -1) > "$INITRD"
 
 # 4. boot
-RUN=$WORK/runs/$NAME
 rm -rf "$RUN"
 mkdir -p "$RUN"
 APPEND="console=ttyS0 panic=-1 no_timer_check random.trust_cpu=on tr.workload=$WORKLOAD tr.bufkb=$BUFKB tr.events=$EVENTS"
@@ -143,6 +152,8 @@ for try in $(seq 1 "$TRIES"); do
   cp "$RUN/console.log" "$RUN/console.failed-$try.log"
 done
 [ -s "$RUN/stream.bin" ] || die "guest sent nothing in $TRIES boots; console log: $RUN/console.log"
+echo "$secs" > "$RUN/boot-seconds.txt"
+fi  # REPUBLISH
 python3 "$HERE/unframe.py" "$RUN/stream.bin" "$RUN" >/dev/null || die "bad output stream from guest"
 for f in meta.txt trace.txt dmesg.txt workload.log; do
   [ -f "$RUN/$f" ] || die "guest did not send $f"
@@ -173,7 +184,7 @@ entries=$(grep -m1 '^# entries-in-buffer' "$RUN/trace.txt" || true)
 inbuf=$(echo "$entries" | sed -E 's/.*: ([0-9]+)\/([0-9]+).*/\1/')
 written=$(echo "$entries" | sed -E 's/.*: ([0-9]+)\/([0-9]+).*/\2/')
 if [ -n "$inbuf" ] && [ "$inbuf" != "$written" ]; then
-  overwrite="yes: the ring buffer wrapped, only the last $inbuf of $written events are in the file (older events were overwritten; \`CPU:N [LOST EVENTS]\`-style gaps are possible at the start of each CPU's data)"
+  overwrite="yes: the ring buffer wrapped, only the last $inbuf of $written events are in the file (older events were overwritten; each CPU's buffer wraps independently, and a \`##### CPU N buffer started ####\` line marks where a CPU's retained data begins)"
 else
   overwrite="no: every event written is in the file"
 fi
@@ -182,6 +193,12 @@ evs=$(sed -n '/^enabled_events:/,/^kprobe_events:/p' "$RUN/meta.txt" | sed '1d;$
 stats=$(grep '^stats_' "$RUN/meta.txt" | sed -E 's/^stats_(cpu[0-9]+): .*entries: ([0-9]+);overrun: ([0-9]+);.*/\1: \2 entries in buffer, \3 overwritten/')
 top=$(grep -v '^#' "$RUN/trace.txt" | sed -nE 's/^.*\[[0-9]{3}\] [^ ]+ +[0-9]+\.[0-9]+: ([a-z_0-9]+):.*/\1/p' | sort | uniq -c | sort -rn | head -20)
 
+BT='`'
+if grep -q "tracing_mark_write: workload $WORKLOAD start" "$RUN/trace.txt"; then
+  markerline="The workload starts at the ${BT}tracing_mark_write: workload $WORKLOAD start${BT} line."
+else
+  markerline="The ${BT}tracing_mark_write: workload $WORKLOAD start${BT} marker was overwritten (the file begins mid-workload)."
+fi
 cat > "$OUT/README.md" <<MD
 # Real capture: $NAME
 
@@ -194,9 +211,10 @@ $DESC
 ## Kernel
 - \`$kver\`
 - Debian \`linux-source-6.1\`, x86_64 \`tinyconfig\` + the options in \`tools/capture/build-kernel.sh\`:
-  SMP, PROVE_LOCKING, DEBUG_LOCK_ALLOC, LOCK_STAT, DEBUG_ATOMIC_SLEEP, FTRACE/EVENT_TRACING,
-  KPROBES/KPROBE_EVENTS, RCU_TRACE (TREE_RCU), DMA_SHARED_BUFFER, SYNC_FILE, SW_SYNC, UDMABUF, DRM,
-  DRM_VGEM, DMABUF_SELFTESTS=m, VIRTIO_PCI/VIRTIO_CONSOLE, PRINTK_TIME; PREEMPT_NONE, HZ=250.
+  SMP, ACPI, PROVE_LOCKING, DEBUG_LOCK_ALLOC, LOCK_STAT, DEBUG_ATOMIC_SLEEP, BUG,
+  FRAME_POINTER unwinder, FTRACE/EVENT_TRACING, KPROBES/KPROBE_EVENTS, RCU_TRACE (TREE_RCU),
+  DMA_SHARED_BUFFER, SYNC_FILE, SW_SYNC, UDMABUF, DRM, DRM_VGEM, DMABUF_SELFTESTS=m,
+  VIRTIO_PCI/VIRTIO_CONSOLE, PRINTK_TIME; PREEMPT_NONE, HZ=250.
 - Kernel command line: \`$(sed -n 's/^cmdline: //p' "$RUN/meta.txt")\`
   $([ $NOHASH = 1 ] && echo '(`no_hash_pointers`: `%p` in trace events prints raw addresses, so lock_acquire addresses equal the addresses lockdep prints in dmesg; dmesg starts with the kernel'"'"'s no_hash_pointers NOTICE banner)' || echo '(hashed `%p`: lock/kmem addresses in the trace are per-boot hashes and do not match the raw addresses lockdep prints in dmesg)')
 - qemu: \`$(sed "s|$REPO/||g" "$RUN/qemu-cmdline.txt")\`
@@ -209,8 +227,7 @@ $DESC
 - \`$entries\`
 - Buffer overwritten: $overwrite.
 $(echo "$stats" | sed 's/^/- /')
-- The trace starts with a \`tracing_mark_write: workload $WORKLOAD start\` line only if it was not
-  overwritten.
+- $markerline
 
 Most frequent events:
 \`\`\`
@@ -233,4 +250,7 @@ $(printf '%s\n' "${files[@]}")
 boot (boot messages included).
 \`.xz\` files are \`xz -9\`; the tool reads them directly.
 MD
+if [ -f "$HERE/notes/$NAME.md" ]; then
+  { echo; echo "## Notes"; echo; cat "$HERE/notes/$NAME.md"; } >> "$OUT/README.md"
+fi
 log "wrote $OUT ($(du -sh "$OUT" | cut -f1))"

@@ -11,7 +11,7 @@
  * dma_resv_wait_timeout -> dma_fence_wait: dma_fence_wait_start/end events) for odd ones
  * (DRM_IOCTL_VGEM_FENCE_SIGNAL), then close everything (DRM_IOCTL_GEM_CLOSE).
  * With "timeout" as argument, one more fence is left unsignalled so vgem's 10 s timer signals it
- * (with -ETIMEDOUT).
+ * (from its timer).
  *
  * Build: gcc -O2 -static -D__user= -I<linux>/include/uapi -o vgem vgem.c
  * Usage: vgem [objects] [timeout]
