@@ -25,6 +25,10 @@ COLUMN_ATTRS = {
 }
 
 
+# How far apart (ns) two events on different CPUs must be before their order is trusted.
+CROSS_CPU_SLACK_NS = 20_000
+
+
 class Replay:
     """Per-event context shared by the models, indexed by row of the event table.
 
@@ -78,6 +82,13 @@ class Replay:
 
     def evidence(self, i: int, note: str = "") -> Evidence:
         return Evidence(self.file[i], self.line[i], note, self.ts[i])
+
+    def order_uncertain(self, i: int, j: int) -> bool:
+        """Events on different CPUs closer in time than per-CPU trace clocks can be trusted:
+        the merged trace may show them in the wrong order (equal stamps are common under
+        emulation and with coarse clocks)."""
+        a, b = self.ts[i], self.ts[j]
+        return self.cpu[i] != self.cpu[j] and a is not None and b is not None and abs(a - b) < CROSS_CPU_SLACK_NS
 
     def where(self, i: int) -> str:
         return f"{self.file[i]}:{self.line[i]}"

@@ -26,7 +26,6 @@ from ..findings import Evidence
 from .slab import gap_between, query
 
 # Events on different CPUs closer than this may be misordered by per-CPU trace clocks.
-_SKEW_NS = 20_000
 
 
 def u32(v) -> int | None:
@@ -188,8 +187,7 @@ class FenceModel(Model):
         f.uaf_reported = True
         r = self.r
         d = f.destroyed
-        skew = (r.cpu[i] != r.cpu[d] and r.ts[i] is not None and r.ts[d] is not None
-                and abs(r.ts[i] - r.ts[d]) < _SKEW_NS)
+        skew = r.order_uncertain(i, d)
         r.emit(
             "FENCE-USE-AFTER-FREE", i,
             f"{what} of {self._name(f)} after it was destroyed",

@@ -161,6 +161,12 @@ class SlabModel(Model):
             last_free = next(row for row, what in reversed(o.events) if what == "free")
             alloc = next(row for row, what in reversed(o.events) if what == "alloc")
             gap = gap_between(r, last_free, i)
+            # an allocation on another CPU stamped (almost) like the first free may really have
+            # come after it: then the address was reused, not freed twice
+            racing = next((row for row, what in o.events if what == "alloc" and row != alloc
+                           and r.order_uncertain(row, last_free)), None)
+            if racing is None and r.order_uncertain(alloc, last_free):
+                racing = alloc
             r.emit(
                 "SLAB-DOUBLE-FREE", i,
                 f"double free of {ptr}",
@@ -172,7 +178,12 @@ class SlabModel(Model):
                 detail=(f"{ptr} was allocated at {r.where(alloc)} and freed at {r.where(last_free)} by "
                         f"{r.task(last_free)}; {r.task(i)} frees it again at {r.where(i)} with no "
                         "allocation of that address in between. The second kfree/kmem_cache_free "
-                        "corrupts the slab freelist (KASAN: double-free or invalid-free)."),
+                        "corrupts the slab freelist (KASAN: double-free or invalid-free)."
+                        + (f"\nThe allocation at {r.where(racing)} is on another CPU within "
+                           f"{abs(r.ts[racing] - r.ts[last_free])} ns of the free at {r.where(last_free)}: "
+                           "per-CPU clocks may order them wrongly, so the address may have been "
+                           "reallocated in between; this is a warning." if racing is not None else "")),
+                severity="warning" if racing is not None else "",
             )
         o.events.append((i, "free"))
         o.live = False
