@@ -136,3 +136,23 @@ def test_rcu_read_lock_sched_counts_as_reader(trace_file):
     lines = [kp_alloc(RAW, 1.0), rcu_lock(1.1, name="rcu_read_lock_sched"), kp_free(RAW, 1.2),
              kp_alloc(RAW, 1.3), get_rcu(RAW, 1.4), rcu_unlock(1.5, name="rcu_read_lock_sched")]
     assert [f.rule for f in run(trace_file, lines)] == ["RCU-RECYCLED-OBJECT"]
+
+
+def test_double_free_against_a_racing_reallocation_is_a_warning(trace_file):
+    """Real capture (recursive-nohash): the same stamp on two CPUs, merged in file order, shows
+    alloc(CPU0) before free(CPU1); the allocation may really have come after the free."""
+    Q = "ffff888002cc0d00"
+    lines = [alloc(Q, 8.103003, comm="cat", pid=37, cpu=0),
+             alloc(Q, 8.103003, comm="init", pid=1, cpu=1),
+             free(Q, 8.103003, comm="init", pid=1, cpu=1, name="maple_node"),
+             free(Q, 8.163926, comm="insmod", pid=38, cpu=0, name="maple_node")]
+    (f,) = run(trace_file, lines)
+    assert (f.rule, f.severity, f.objects, f.line) == ("SLAB-DOUBLE-FREE", "warning", [Q], L + 4)
+    assert "per-CPU clocks may order them wrongly" in f.detail
+
+
+def test_double_free_far_apart_stays_an_error(trace_file):
+    Q = "ffff888002cc0d00"
+    lines = [alloc(Q, 1.0, cpu=0), free(Q, 1.5, cpu=1), free(Q, 2.0, cpu=0)]
+    (f,) = run(trace_file, lines)
+    assert (f.rule, f.severity, f.line) == ("SLAB-DOUBLE-FREE", "error", L + 3)
