@@ -240,7 +240,13 @@ class LockModel(Model):
         if h.trylock:
             return  # a trylock that succeeded cannot have deadlocked
         r = self.r
-        same = next((x for x in reversed(stack) if x.key == h.key), None)
+        same = same_cls = None
+        for x in reversed(stack):  # held stacks are short: one pass finds both
+            if x.key == h.key:
+                same = x
+                break
+            if same_cls is None and x.name == h.name:
+                same_cls = x
         if same is not None:
             if h.read and same.read and recursive_reader(h.name):
                 return
@@ -254,7 +260,6 @@ class LockModel(Model):
                 detail=_recursive_detail(r, i, same, h, both_read),
             )
             return
-        same_cls = next((x for x in reversed(stack) if x.name == h.name), None)
         if same_cls is None or (h.read and same_cls.read) or h.name in self.same_class_reported:
             return
         if h.name.endswith("_mutex") and any(x.name == h.name[: -len("_mutex")] + "_acquire" for x in stack):

@@ -23,6 +23,7 @@ from ..engine import Model, Replay
 from .lock import _norm_addr
 
 
+@lru_cache(maxsize=1 << 16)
 def addr_key(v) -> tuple[str, str] | None:
     """(namespace, normalised address), or None for NULL/unusable values."""
     if v is None:
