@@ -159,6 +159,12 @@ def capture_key(filename: str) -> str:
     return name
 
 
+# Documentation, source and settings found while walking a directory are not captures, even
+# when they quote kernel log lines (a README often does). Files named explicitly are sniffed.
+NOT_CAPTURES = frozenset({".md", ".rst", ".adoc", ".py", ".c", ".h", ".sh", ".toml", ".json",
+                          ".yaml", ".yml", ".cfg", ".ini", ".lark", ".xml", ".sarif"})
+
+
 def _walk(directory: str) -> Iterator[str]:
     """Every regular file under ``directory`` (hidden files and directories left out)."""
     for root, dirs, files in os.walk(directory, followlinks=False):
@@ -239,6 +245,8 @@ def _sniff_row(item: tuple[str, bool]) -> tuple[str, str, bool, str | None]:
     path, explicit = item
     if path == "-":
         return path, TRACE, True, None
+    if not explicit and os.path.splitext(path)[1].lower() in NOT_CAPTURES:
+        return path, UNKNOWN, explicit, None  # found by walking: documentation, not a capture
     kind, error = sniff(path)
     return path, kind, explicit, error
 
