@@ -142,7 +142,7 @@ def test_real_capture():
         pytest.skip("real abba capture not present")
     fp = fingerprint_of(str(src), "LOCK-CYCLE")
     res = reduce_file(str(src), fp)
-    assert res.before > 50_000 and res.after <= FEW_DOZEN
+    assert res.before > 10_000 and res.after <= FEW_DOZEN
     assert res.finding.fingerprint == fp
     names = [ln.rsplit(" ", 1)[-1] for ln in res.text.splitlines() if "lock_acquire:" in ln]
     assert set(names) == {"&dev->a_mutex", "&dev->b_mutex"}
