@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from ..engine import Model, Replay
 from ..findings import Evidence
@@ -19,10 +20,12 @@ from ..findings import Evidence
 _NO_CHECK_PREFIXES = ("rcu_read_lock", "rcu_callback", "rcu_lock")
 
 
+@lru_cache(maxsize=4096)
 def no_check(name: str) -> bool:
     return name.startswith(_NO_CHECK_PREFIXES) or "srcu" in name
 
 
+@lru_cache(maxsize=4096)
 def recursive_reader(name: str) -> bool:
     """Classes whose read side lockdep treats as recursive (read == 2).
 
@@ -50,12 +53,13 @@ def _norm_addr(addr: str | None) -> str:
     return (addr or "").lower().removeprefix("0x").lstrip("0")
 
 
+@lru_cache(maxsize=1 << 16)
 def _usable(addr: str | None) -> bool:
     # Without an entropy source %p prints "(____ptrval____)" for every pointer.
     return bool(addr) and "ptrval" not in addr
 
 
-@dataclass
+@dataclass(slots=True)
 class Held:
     key: str  # instance identity: the lockdep_map address, or the name when addresses are unusable
     addr: str
@@ -65,7 +69,7 @@ class Held:
     idx: int  # row of the acquire event
 
 
-@dataclass
+@dataclass(slots=True)
 class Edge:
     """A -> B: B was acquired while A was held (as lockdep's check_prev_add records it)."""
 
@@ -115,7 +119,7 @@ class LockModel(Model):
     # -- operations ------------------------------------------------------------------------
     def op_acquire(self, i: int, addr: str, name: str, trylock: bool, read: bool) -> None:
         r = self.r
-        ctx = r.context(i)
+        ctx = r.contexts[i]
         stack = self.held.setdefault(ctx, [])
         key = addr if _usable(addr) else "name:" + name
         h = Held(key, addr, name, bool(read), bool(trylock), i)
@@ -128,7 +132,7 @@ class LockModel(Model):
 
     def op_release(self, i: int, addr: str, name: str) -> None:
         r = self.r
-        ctx = r.context(i)
+        ctx = r.contexts[i]
         key = addr if _usable(addr) else "name:" + name
         if self._pop(self.held.get(ctx), key):
             self.released[(ctx, key)] = i
