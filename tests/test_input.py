@@ -83,3 +83,27 @@ def test_malformed_lines_reported_not_lost(trace_file):
     r = CliRunner().invoke(main, ["info", path])
     assert r.exit_code == 0
     assert f"{path}:14: malformed: not an ftrace line" in (r.stderr if hasattr(r, "stderr") else r.output)
+
+
+@pytest.mark.parametrize("pack", [lambda b: b, gzip.compress, lzma.compress, bz2.compress,
+                                  lambda b: zstandard.ZstdCompressor().compress(b)])
+def test_streamed_blocks_parse_like_the_whole(tmp_path, pack):
+    """Large files are read block by block: the cuts change nothing, whatever the compression."""
+    from tracereplay.io import iter_text
+    from tracereplay.parse.ftrace import parse_blocks, parse_text
+
+    text = "# tracer: nop\n" + TEXT + "not a trace line\n" + TEXT.rstrip("\n")  # no final newline
+    p = tmp_path / "t"
+    p.write_bytes(pack(text.encode()))
+    whole = parse_text(text, "t")
+    for block in (1, 7, 64, 1 << 20):
+        got = parse_blocks(iter_text(str(p), block=block), "t")
+        assert got.events.equals(whole.events) and got.malformed == whole.malformed
+        assert got.lines == whole.lines == 6
+
+
+def test_truncated_compressed_file_is_an_input_error(tmp_path):
+    p = tmp_path / "t.xz"
+    p.write_bytes(lzma.compress(TEXT.encode() * 50)[:40])
+    r = CliRunner().invoke(main, ["info", str(p)])
+    assert r.exit_code == 2 and "cannot decompress xz data" in (r.stderr if hasattr(r, "stderr") else r.output)

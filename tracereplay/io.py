@@ -10,8 +10,11 @@ from __future__ import annotations
 import bz2
 import gzip
 import lzma
+import io
 import os
 import sys
+from collections.abc import Iterator
+from typing import BinaryIO
 
 from .errors import InputError
 
@@ -69,6 +72,69 @@ def read_bytes(path: str) -> bytes:
 
 def _line_of(data: bytes, offset: int) -> int:
     return data.count(b"\n", 0, offset) + 1
+
+
+def _open_stream(path: str) -> tuple[BinaryIO, str | None]:
+    """A binary stream of the file's decompressed bytes (the compression chosen by magic)."""
+    if path == "-":
+        raw: BinaryIO = sys.stdin.buffer
+    else:
+        if os.path.isdir(path):
+            raise InputError(path, "is a directory, not a trace file")
+        try:
+            raw = open(path, "rb")  # noqa: SIM115 - handed to the caller, closed there
+        except FileNotFoundError:
+            raise InputError(path, "no such file") from None
+        except OSError as e:
+            raise InputError(path, f"cannot read: {e.strerror}") from None
+    buf = io.BufferedReader(raw) if not hasattr(raw, "peek") else raw
+    kind = compression_of(buf.peek(8)[:8])
+    if kind == "gzip":
+        return gzip.GzipFile(fileobj=buf), kind
+    if kind == "xz":
+        return lzma.LZMAFile(buf), kind
+    if kind == "bzip2":
+        return bz2.BZ2File(buf), kind
+    if kind == "zstd":
+        import zstandard
+
+        return zstandard.ZstdDecompressor().stream_reader(buf, read_across_frames=True), kind
+    return buf, None
+
+
+def iter_text(path: str, block: int = 8 << 20) -> Iterator[str]:
+    """The file as text in blocks of about ``block`` bytes, each cut after a newline.
+
+    Large traces are never held whole: a parse reads block by block. Undecodable bytes become
+    U+FFFD (a newline byte never sits inside a UTF-8 sequence, so cuts never split one).
+    """
+    stream, kind = _open_stream(path)
+    try:
+        rest = b""
+        first = True
+        while True:
+            try:
+                data = stream.read(block)
+            except (OSError, EOFError, lzma.LZMAError, ValueError) as e:
+                raise InputError(path, f"cannot decompress {kind or 'input'} data: {e}") from None
+            if first:
+                if b"\x00" in data[:65536]:
+                    raise InputError(path, "binary file (NUL bytes), not text", line=_line_of(data, data.index(b"\x00")))
+                first = False
+            if not data:
+                if rest:
+                    yield rest.decode("utf-8", errors="replace")
+                return
+            data = rest + data
+            cut = data.rfind(b"\n") + 1
+            if cut == 0:
+                rest = data
+                continue
+            rest = data[cut:]
+            yield data[:cut].decode("utf-8", errors="replace")
+    finally:
+        if path != "-":
+            stream.close()
 
 
 def read_text(path: str) -> str:

@@ -15,9 +15,9 @@ from functools import cached_property
 import polars as pl
 
 from .errors import InputError
-from .io import display_name, read_text
+from .io import display_name, iter_text
 from .parse.fields import TYPED, add_typed_fields
-from .parse.ftrace import Marker, ParsedFile, parse_text
+from .parse.ftrace import Marker, ParsedFile, parse_blocks
 
 BASE_COLUMNS = [
     "file", "line", "ts_ns", "cpu", "pid", "tgid", "comm",
@@ -191,7 +191,7 @@ def build_table(parsed: list[tuple[str, ParsedFile]]) -> TraceTable:
 
 def parse_file(path: str, *, require_events: bool = True) -> tuple[str, ParsedFile]:
     name = display_name(path)
-    p = parse_text(read_text(path), name)
+    p = parse_blocks(iter_text(path), name)
     if require_events and p.events.is_empty():
         first_bad = p.malformed[0][0] if p.malformed else None
         raise InputError(name, f"no trace event in {p.lines} lines (not ftrace text?)", line=first_bad)

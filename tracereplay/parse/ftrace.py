@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import polars as pl
@@ -118,12 +119,31 @@ def _fast_chunk(first_line: int, piece: str, vectorised: bool) -> pl.LazyFrame:
 
 def parse_text(text: str, file: str, *, vectorised: bool = True, chunk_chars: int = CHUNK_CHARS) -> ParsedFile:
     """Parse one file's text. ``vectorised=False`` sends every line through lark (the
-    differential tests compare the two paths). Large texts go in chunks to bound memory."""
+    differential tests compare the two paths)."""
+    return parse_blocks([text], file, vectorised=vectorised, chunk_chars=chunk_chars)
+
+
+def parse_blocks(blocks: Iterable[str], file: str, *, vectorised: bool = True,
+                 chunk_chars: int = CHUNK_CHARS) -> ParsedFile:
+    """Parse a file given as consecutive blocks of text, each ending after a newline (except
+    perhaps the last): large files are read and parsed piece by piece to bound memory."""
     fasts, slows, n = [], [], 0
     batch = max(1, pl.thread_pool_size())  # chunks in flight at once: one per thread
-    pieces = chunks(text, chunk_chars)
+    head_text = ""
+
+    def pieces():
+        nonlocal head_text
+        line = 1
+        for text in blocks:
+            if not head_text:
+                head_text = text[:4096]
+            for first, piece in chunks(text, chunk_chars):
+                yield line + first - 1, piece
+            line += text.count("\n")
+
+    it = pieces()
     while True:
-        queries = [_fast_chunk(first, piece, vectorised) for first, piece in itertools.islice(pieces, batch)]
+        queries = [_fast_chunk(first, piece, vectorised) for first, piece in itertools.islice(it, batch)]
         if not queries:
             break
         for done in pl.collect_all(queries):
@@ -134,7 +154,7 @@ def parse_text(text: str, file: str, *, vectorised: bool = True, chunk_chars: in
     fast = pl.concat(fasts) if fasts else pl.DataFrame(schema={c: (pl.UInt32 if c == "line" else pl.String) for c in BASE})
     slow = pl.concat(slows) if slows else pl.DataFrame(schema={"line": pl.UInt32, "raw": pl.String})
     non_events: dict[str, int] = {}
-    head = split_lines(text[:4096])
+    head = split_lines(head_text)
 
     result = ParsedFile(file=file, lines=n, events=pl.DataFrame(), non_events=non_events)
     slow_rows = _parse_slow(slow.select("line", "raw").iter_rows(), result)
