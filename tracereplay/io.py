@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import bz2
 import gzip
-import lzma
 import io
+import lzma
 import os
 import sys
 from collections.abc import Iterator
