@@ -116,9 +116,9 @@ def _ts_ns() -> pl.Expr:
     return pl.when(ts.str.contains(".", literal=True)).then(sec * 1_000_000_000 + frac).otherwise(sec)
 
 
-def typed_events(parsed: ParsedFile, file: str) -> pl.DataFrame:
-    """Base columns as strings -> the canonical typed table for one file, in file order."""
-    df = parsed.events.with_columns(
+def type_rows(rows: pl.DataFrame, file: str) -> pl.DataFrame:
+    """BASE rows (untyped strings) of one file -> rows of the canonical typed table."""
+    df = rows.with_columns(
         pl.lit(file).alias("file"),
         pl.col("pid").cast(pl.Int64),
         pl.when(pl.col("tgid").str.contains(r"^\d+$")).then(pl.col("tgid")).cast(pl.Int64).alias("tgid"),
@@ -132,10 +132,14 @@ def typed_events(parsed: ParsedFile, file: str) -> pl.DataFrame:
     return df.select(COLUMNS)
 
 
+def typed_events(parsed: ParsedFile, file: str) -> pl.DataFrame:
+    """The canonical typed table for one file, in file order."""
+    return parsed.events if parsed.typed else type_rows(parsed.events, file)
 
 
 def _health(file: str, df: pl.DataFrame, markers: list[Marker]) -> list[dict]:
     """Windows where the trace is incomplete, from markers and from the stamps themselves."""
+    df = df.select("cpu", "ts_ns", "line")  # narrow first: filters below copy what they keep
     rows: list[dict] = []
     for m in markers:
         if m.kind == "overwritten":
@@ -172,9 +176,10 @@ def build_table(parsed: list[tuple[str, ParsedFile]]) -> TraceTable:
     for file, p in parsed:
         df = typed_events(p, file)
         ooo = int(df.select((pl.col("ts_ns") < pl.col("ts_ns").cum_max().shift(1)).sum()).item() or 0)
-        clock = "ns"
-        if len(df) and not p.events["ts"].str.contains(".", literal=True).any():
-            clock = "counter"
+        if p.typed:
+            clock = "ns" if p.dotted_stamps or not len(df) else "counter"
+        else:
+            clock = "ns" if not len(df) or p.events["ts"].str.contains(".", literal=True).any() else "counter"
         infos.append(FileInfo(file, p.lines, len(df), dict(p.non_events), list(p.malformed), clock,
                               p.entries, p.cpus_header, ooo))
         health.extend(_health(file, df, p.markers))
@@ -191,7 +196,7 @@ def build_table(parsed: list[tuple[str, ParsedFile]]) -> TraceTable:
 
 def parse_file(path: str, *, require_events: bool = True) -> tuple[str, ParsedFile]:
     name = display_name(path)
-    p = parse_blocks(iter_text(path), name)
+    p = parse_blocks(iter_text(path), name, typer=lambda rows: type_rows(rows, name))
     if require_events and p.events.is_empty():
         first_bad = p.malformed[0][0] if p.malformed else None
         raise InputError(name, f"no trace event in {p.lines} lines (not ftrace text?)", line=first_bad)

@@ -25,31 +25,34 @@ KMEM_ALLOC = ["kmalloc", "kmem_cache_alloc", "kmalloc_node", "kmem_cache_alloc_n
 KMEM_FREE = ["kfree", "kmem_cache_free"]
 
 # Typed columns and their dtypes: every table has all of them (null where not applicable).
+# Names that repeat (lock classes, call sites, timelines, task names) are Categorical: a null or a
+# repeated name costs 4 bytes a row instead of a 16-byte string view, which is most of the
+# table's memory on large traces. Per-object values (addresses, pointers, arguments) stay String.
 TYPED: dict[str, pl.DataType] = {
     "addr": pl.String,
-    "name": pl.String,
+    "name": pl.Categorical,
     "trylock": pl.Boolean,
     "read": pl.Boolean,
-    "lock_flags": pl.String,
+    "lock_flags": pl.Categorical,
     "ret": pl.Int64,
-    "driver": pl.String,
-    "timeline": pl.String,
+    "driver": pl.Categorical,
+    "timeline": pl.Categorical,
     "context": pl.Int64,
     "seqno": pl.Int64,
-    "call_site": pl.String,
+    "call_site": pl.Categorical,
     "ptr": pl.String,
     "bytes_req": pl.Int64,
     "bytes_alloc": pl.Int64,
-    "gfp_flags": pl.String,
-    "prev_comm": pl.String,
+    "gfp_flags": pl.Categorical,
+    "prev_comm": pl.Categorical,
     "prev_pid": pl.Int64,
-    "prev_state": pl.String,
-    "next_comm": pl.String,
+    "prev_state": pl.Categorical,
+    "next_comm": pl.Categorical,
     "next_pid": pl.Int64,
-    "rcu_name": pl.String,
+    "rcu_name": pl.Categorical,
     "gp_seq": pl.Int64,
-    "gp_event": pl.String,
-    "probe_site": pl.String,
+    "gp_event": pl.Categorical,
+    "probe_site": pl.Categorical,
     "probe_func": pl.String,
     "args": pl.String,
 }
@@ -199,9 +202,10 @@ def add_typed_fields(df: pl.DataFrame) -> pl.DataFrame:
         subs.append(rows.filter(mask).lazy().with_columns(exprs).drop("event", "body").collect())
     del rows, taken
     for c, dtype in TYPED.items():
-        col = pl.repeat(None, n, dtype=dtype, eager=True).alias(c)
+        base = pl.String if dtype == pl.Categorical else dtype
+        col = pl.repeat(None, n, dtype=base, eager=True).alias(c)
         for sub in subs:
             if c in sub.columns:
-                col = col.scatter(sub["_row"], sub[c].cast(dtype))
-        df = df.with_columns(col)
+                col = col.scatter(sub["_row"], sub[c].cast(base))
+        df = df.with_columns(col.cast(dtype))
     return df

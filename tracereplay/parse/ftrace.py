@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import itertools
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 import polars as pl
@@ -53,7 +53,9 @@ class Marker:
 class ParsedFile:
     file: str
     lines: int
-    events: pl.DataFrame  # BASE columns, file order, untyped strings
+    events: pl.DataFrame  # BASE columns (untyped strings), or typed rows when typed is set; file order
+    typed: bool = False  # events went through the typer given to parse_blocks
+    dotted_stamps: bool = False  # some timestamp has a decimal point (not a raw counter clock)
     non_events: dict[str, int] = field(default_factory=dict)
     malformed: list[tuple[int, str]] = field(default_factory=list)
     markers: list[Marker] = field(default_factory=list)
@@ -124,9 +126,20 @@ def parse_text(text: str, file: str, *, vectorised: bool = True, chunk_chars: in
 
 
 def parse_blocks(blocks: Iterable[str], file: str, *, vectorised: bool = True,
-                 chunk_chars: int = CHUNK_CHARS) -> ParsedFile:
+                 chunk_chars: int = CHUNK_CHARS,
+                 typer: Callable[[pl.DataFrame], pl.DataFrame] | None = None) -> ParsedFile:
     """Parse a file given as consecutive blocks of text, each ending after a newline (except
-    perhaps the last): large files are read and parsed piece by piece to bound memory."""
+    perhaps the last): large files are read and parsed piece by piece to bound memory.
+
+    ``typer`` (optional) turns each chunk's BASE rows into their final form as soon as they are
+    parsed, so the untyped strings of a large file never exist all at once."""
+    dotted = False
+
+    def finish(rows: pl.DataFrame) -> pl.DataFrame:
+        nonlocal dotted
+        dotted = dotted or bool(rows["ts"].str.contains(".", literal=True).any())
+        return typer(rows) if typer else rows
+
     fasts, slows, n = [], [], 0
     batch = max(1, pl.thread_pool_size())  # chunks in flight at once: one per thread
     head_text = ""
@@ -148,10 +161,11 @@ def parse_blocks(blocks: Iterable[str], file: str, *, vectorised: bool = True,
             break
         for done in pl.collect_all(queries):
             ok = pl.col("body").is_not_null()
-            fasts.append(done.filter(ok).select(BASE))
+            fasts.append(finish(done.filter(ok).select(BASE)))
             slows.append(done.filter(~ok).select("line", "raw"))
             n += len(done)
-    fast = pl.concat(fasts) if fasts else pl.DataFrame(schema={c: (pl.UInt32 if c == "line" else pl.String) for c in BASE})
+    empty = pl.DataFrame(schema={c: (pl.UInt32 if c == "line" else pl.String) for c in BASE})
+    fast = pl.concat(fasts) if fasts else finish(empty)
     slow = pl.concat(slows) if slows else pl.DataFrame(schema={"line": pl.UInt32, "raw": pl.String})
     non_events: dict[str, int] = {}
     head = split_lines(head_text)
@@ -166,7 +180,14 @@ def parse_blocks(blocks: Iterable[str], file: str, *, vectorised: bool = True,
     slow_df = pl.DataFrame(slow_rows, schema={c: (pl.UInt32 if c == "line" else pl.String) for c in BASE}, orient="row")
     result.events = fast
     if len(slow_df):
-        result.events = pl.concat([result.events, slow_df]).sort("line")
+        slow_df = finish(slow_df)
+        if fast.is_empty() or slow_df["line"].max() < fast["line"].min():
+            # the usual case, header lines before the events: no need to copy the table
+            result.events = pl.concat([slow_df, fast])
+        else:
+            result.events = pl.concat([fast, slow_df]).sort("line")
+    result.typed = typer is not None
+    result.dotted_stamps = dotted
     return result
 
 
