@@ -263,3 +263,29 @@ def test_fingerprint_is_boot_independent(trace_file):
     (f2,) = [f for f in check([trace_file(trace("00000000deadbeef", "00000000cafef00d", 900), name="b.txt")]).findings
              if f.rule == "LOCK-CYCLE"]
     assert f1.fingerprint == f2.fingerprint
+
+
+def test_trace_cmd_report_abba(tmp_path):
+    """`trace-cmd report -t`: no flags column, pid width 5, padded event names, raw pointers,
+    and a dropped-events marker after the cycle that does not make it uncertain."""
+    p = tmp_path / "tc.txt"
+    p.write_text(
+        "version = 6\nCPU 1 is empty\ncpus=2\n"
+        "            bash-1234  [000]  1234.567890123: lock_acquire:         0xffff888012345678 &a_mutex\n"
+        "            bash-1234  [000]  1234.567891123: lock_acquire:         0xffff888012345680 &b_mutex\n"
+        "            bash-1234  [000]  1234.567892123: lock_release:         0xffff888012345680 &b_mutex\n"
+        "            bash-1234  [000]  1234.567893123: lock_release:         0xffff888012345678 &a_mutex\n"
+        "     kworker/0:1-55    [000]  1234.567894123: lock_acquire:         0xffff888012345680 &b_mutex\n"
+        "     kworker/0:1-55    [000]  1234.567895123: lock_acquire:         0xffff888012345678 &a_mutex\n"
+        "CPU:0 [12 EVENTS DROPPED]\n"
+        "     kworker/0:1-55    [000]  1234.567896123: lock_release:         0xffff888012345678 &a_mutex\n")
+    fs = [f for f in check([str(p)]).findings if f.rule == "LOCK-CYCLE"]
+    assert [(f.severity, f.objects, f.line, f.ts_ns) for f in fs] == [
+        ("error", ["&a_mutex", "&b_mutex"], 9, 1234567895123)]
+
+
+def test_unhashed_ptrval_recursion_is_a_warning(trace_file):
+    """Without boot entropy %p prints (____ptrval____): instances cannot be told apart."""
+    X = ("(____ptrval____)", "&x->lock")
+    (f,) = [f for f in run(trace_file, [acq("t", 5, 0, 1.0, *X), acq("t", 5, 0, 1.1, *X)]) if f.rule == "LOCK-RECURSIVE"]
+    assert (f.severity, f.line) == ("warning", L + 2) and "(____ptrval____)" in f.detail

@@ -69,14 +69,17 @@ class TraceTable:
         for wfile, kind, wcpu, lo, hi, line, detail in self._windows:
             if wfile != file or (kind == "lost" and wcpu is not None and cpu is not None and wcpu != cpu):
                 continue
-            if lo <= ts_ns <= hi:
+            # events were lost strictly between the two events around a LOST marker; an
+            # overwritten buffer leaves everything up to its end stamp uncertain
+            if (lo < ts_ns < hi) if kind == "lost" else (lo <= ts_ns <= hi):
                 return f"{kind} ({detail}, {wfile}:{line})"
         return None
 
     def incomplete_between(self, file: str, lo: int, hi: int) -> str | None:
         """A window of the file, on any CPU, that overlaps [lo, hi], or None."""
         for wfile, kind, _cpu, wlo, whi, line, detail in self._windows:
-            if wfile == file and wlo <= hi and whi >= lo and kind != "time_backwards":
+            overlaps = (wlo < hi and whi > lo) if kind == "lost" else (wlo <= hi and whi >= lo)
+            if wfile == file and overlaps and kind != "time_backwards":
                 return f"{kind} ({detail}, {wfile}:{line})"
         return None
 

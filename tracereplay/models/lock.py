@@ -255,13 +255,17 @@ class LockModel(Model):
             if h.read and same.read and recursive_reader(h.name):
                 return
             both_read = h.read and same.read
+            blind = h.key.startswith("name:")  # %p printed "(____ptrval____)": instances unknown
             r.emit(
                 "LOCK-RECURSIVE", i,
                 f"possible recursive locking: {r.context_name(ctx, i)} takes {h.name} again while holding it",
                 [h.name, h.addr],
                 [r.evidence(same.idx, "first acquisition"), r.evidence(i, "second acquisition")],
-                severity="warning" if both_read else "",
-                detail=_recursive_detail(r, i, same, h, both_read),
+                severity="warning" if both_read or blind else "",
+                detail=_recursive_detail(r, i, same, h, both_read) + (
+                    "\nthe trace prints no lock addresses ((____ptrval____): no entropy for %p hashing "
+                    "at boot), so the two may be different instances of the class; a warning.\n"
+                    if blind else ""),
             )
             return
         if same_cls is None or (h.read and same_cls.read) or h.name in self.same_class_reported:
