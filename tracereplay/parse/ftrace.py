@@ -8,9 +8,10 @@ Every input line ends up counted as an event, a known non-event, or a malformed 
 
 from __future__ import annotations
 
-import itertools
 import re
+from collections import deque
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import polars as pl
@@ -154,16 +155,27 @@ def parse_blocks(blocks: Iterable[str], file: str, *, vectorised: bool = True,
                 yield line + first - 1, piece
             line += text.count("\n")
 
-    it = pieces()
-    while True:
-        queries = [_fast_chunk(first, piece, vectorised) for first, piece in itertools.islice(it, batch)]
-        if not queries:
-            break
-        for done in pl.collect_all(queries):
-            ok = pl.col("body").is_not_null()
-            fasts.append(finish(done.filter(ok).select(BASE)))
-            slows.append(done.filter(~ok).select("line", "raw"))
-            n += len(done)
+    def work(first: int, piece: str) -> tuple[pl.DataFrame, pl.DataFrame, int]:
+        done = _fast_chunk(first, piece, vectorised).collect()
+        ok = pl.col("body").is_not_null()
+        return finish(done.filter(ok).select(BASE)), done.filter(~ok).select("line", "raw"), len(done)
+
+    # Chunks are parsed and typed on a few threads (polars releases the GIL), a bounded number
+    # in flight so memory stays flat; results are taken in order.
+    with ThreadPoolExecutor(max_workers=batch) as pool:
+        pending: deque = deque()
+        for first, piece in pieces():
+            pending.append(pool.submit(work, first, piece))
+            if len(pending) >= batch:
+                f, sl, k = pending.popleft().result()
+                fasts.append(f)
+                slows.append(sl)
+                n += k
+        while pending:
+            f, sl, k = pending.popleft().result()
+            fasts.append(f)
+            slows.append(sl)
+            n += k
     empty = pl.DataFrame(schema={c: (pl.UInt32 if c == "line" else pl.String) for c in BASE})
     fast = pl.concat(fasts) if fasts else finish(empty)
     slow = pl.concat(slows) if slows else pl.DataFrame(schema={"line": pl.UInt32, "raw": pl.String})
