@@ -22,10 +22,11 @@ def command(traces: tuple[str, ...], output: str | None) -> None:
     report_malformed(table)
     ev = table.events
     if output is None:
-        sys.stdout.write(ev.write_csv())
+        sys.stdout.flush()
+        ev.write_csv(sys.stdout.buffer)  # streamed, not built as one string
         return
     if output.endswith(".parquet"):
-        ev.write_parquet(output)
+        ev.write_parquet(output, statistics=False)
     elif output.endswith(".csv"):
         ev.write_csv(output)
     elif output.endswith((".jsonl", ".ndjson")):
