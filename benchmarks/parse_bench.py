@@ -10,24 +10,13 @@ and noisy, so compare ratios from one run.
 
 from __future__ import annotations
 
-import os
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from gen_trace import generate  # noqa: E402
-
-
-def _run(cmd: list[str]) -> tuple[float, int]:
-    """Wall time and peak RSS (KiB) of one child process (os.wait4 gives that child's usage)."""
-    t = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    _, _, usage = os.wait4(proc.pid, 0)
-    proc.returncode = 0
-    return time.perf_counter() - t, usage.ru_maxrss
+from measure import run_child  # noqa: E402
 
 
 def main() -> None:
@@ -39,10 +28,10 @@ def main() -> None:
         size = trace.stat().st_size
         lines = n + 12
         print(f"trace: {lines} lines, {size / 1e6:.1f} MB")
-        t_wc, _ = _run(["wc", "-l", str(trace)])
+        t_wc, _ = run_child(["wc", "-l", str(trace)])
         exe = [sys.executable, "-m", "tracereplay"]
-        t_parse, peak_parse = _run(exe + ["parse", str(trace), "-o", str(Path(d) / "events.parquet")])
-        t_check, peak_check = _run(exe + ["check", "-q", "--format", "json", str(trace)])
+        t_parse, peak_parse = run_child(exe + ["parse", str(trace), "-o", str(Path(d) / "events.parquet")])
+        t_check, peak_check = run_child(allow=(0, 1), cmd=exe + ["check", "-q", "--format", "json", str(trace)])
         for what, t in (("wc -l", t_wc), ("parse", t_parse), ("check", t_check)):
             print(f"{what:>8}: {t:8.2f} s  {lines / t:12,.0f} lines/s  ({t / t_wc:6.1f} x wc -l)")
         print(f"check/parse time ratio: {t_check / t_parse:.2f}")

@@ -12,8 +12,6 @@ so compare ratios from one run.
 
 from __future__ import annotations
 
-import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -22,20 +20,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from gen_trace import generate  # noqa: E402
+from measure import run_child  # noqa: E402
 
 from tracereplay.stats import SECTIONS, compute_stats  # noqa: E402
 from tracereplay.table import load_table  # noqa: E402
-
-
-def _run(cmd: list[str]) -> tuple[float, int]:
-    """Wall time and peak RSS (KiB) of one child process."""
-    t = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    _, status, usage = os.wait4(proc.pid, 0)
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    if proc.returncode:
-        raise SystemExit(f"failed ({proc.returncode}): {' '.join(cmd)}")
-    return time.perf_counter() - t, usage.ru_maxrss
 
 
 def main() -> None:
@@ -68,8 +56,8 @@ def main() -> None:
         del table, frames
 
         exe = [sys.executable, "-m", "tracereplay"]
-        t_pc, peak_p = _run(exe + ["parse", str(trace), "-o", str(Path(d) / "events.parquet")])
-        t_sc, peak_s = _run(exe + ["stats", str(trace), "--format", "csv", "-o", str(Path(d) / "s.csv")])
+        t_pc, peak_p = run_child(exe + ["parse", str(trace), "-o", str(Path(d) / "events.parquet")])
+        t_sc, peak_s = run_child(exe + ["stats", str(trace), "--format", "csv", "-o", str(Path(d) / "s.csv")])
         print(f"{'parse command':>16}: {t_pc:8.2f} s  {n / t_pc:12,.0f} lines/s  peak {peak_p / 1024:.0f} MiB")
         print(f"{'stats command':>16}: {t_sc:8.2f} s  {n / t_sc:12,.0f} lines/s  peak {peak_s / 1024:.0f} MiB"
               f"  ({t_sc / t_pc:.2f} x parse command, parsing included)")
