@@ -25,8 +25,6 @@ from ..engine import Model, Replay
 from ..findings import Evidence
 from .slab import gap_between, query
 
-# Events on different CPUs closer than this may be misordered by per-CPU trace clocks.
-
 
 def u32(v) -> int | None:
     """An operand as the tracepoints print context/seqno: the low 32 bits."""
