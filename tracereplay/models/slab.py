@@ -334,15 +334,7 @@ def _site(call_site) -> str:
 
 def gap_between(r: Replay, j: int, i: int) -> str | None:
     """Why the trace is incomplete somewhere between rows j and i, if it is."""
-    health = r.table.health
-    if health.is_empty() or r.ts[j] is None or r.ts[i] is None:
+    if r.ts[j] is None or r.ts[i] is None:
         return r.incomplete(i)
-    lo, hi = r.ts[j], r.ts[i]
-    for w in health.iter_rows(named=True):
-        if w["file"] != r.file[i]:
-            continue
-        s = w["start_ns"] if w["start_ns"] is not None else -(2**63)
-        e = w["end_ns"] if w["end_ns"] is not None else 2**63 - 1
-        if s <= hi and e >= lo:
-            return f"{w['kind']} ({w['detail']}, {w['file']}:{w['line']})"
-    return None
+    lo, hi = sorted((r.ts[j], r.ts[i]))
+    return r.table.incomplete_between(r.file[i], lo, hi) or r.incomplete(i)
