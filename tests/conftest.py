@@ -50,3 +50,15 @@ def trace_file(tmp_path):
         return str(p)
 
     return write
+
+
+def simulated(tmp_path: Path, name: str, seed: int = 1) -> str:
+    """A GPUVM/dma_fence review-thread scenario written as a trace by `tracereplay simulate`."""
+    from click.testing import CliRunner
+
+    from tracereplay.cli import main
+
+    out = tmp_path / f"{name}-{seed}.txt"
+    r = CliRunner().invoke(main, ["simulate", name, "--seed", str(seed), "-o", str(out)])
+    assert r.exit_code == 0, r.output
+    return str(out)

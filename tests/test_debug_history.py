@@ -8,6 +8,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 from click.testing import CliRunner
+from conftest import simulated
 
 from tracereplay import api
 from tracereplay.cli import main
@@ -45,17 +46,6 @@ def corpus(rel: str) -> str:
     if not p.exists():
         pytest.skip(f"{p} not found (set TRACEREPLAY_SHARED)")
     return str(p)
-
-
-def simulated(tmp_path: Path, name: str, seed: int = 1) -> str:
-    """A GPUVM simulator scenario written as a trace (skips when the simulator is absent)."""
-    if "simulate" not in main.commands:
-        pytest.skip("GPUVM simulator not available (no `tracereplay simulate`)")
-    out = tmp_path / f"{name}-{seed}.txt"
-    r = CliRunner().invoke(main, ["simulate", name, "--seed", str(seed), "-o", str(out)])
-    if r.exit_code != 0:
-        pytest.skip(f"`tracereplay simulate {name}` failed: {r.output.strip()}")
-    return str(out)
 
 
 A, B = "00000000a5a5a001", "00000000b6b6b002"

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from conftest import simulated
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -32,17 +33,6 @@ def corpus(rel: str) -> str:
 def ev(comm: str, pid: int, cpu: int, ts: float, body: str, flags: str = "...1.") -> str:
     sec, usec = divmod(round(ts * 1_000_000), 1_000_000)
     return f"{comm:>16}-{pid:<7} [{cpu:03d}] {flags} {sec:5d}.{usec:06d}: {body}"
-
-
-def simulated(tmp_path: Path, name: str, seed: int = 1) -> str:
-    """A GPUVM simulator scenario written as a trace (skips when the simulator is absent)."""
-    if "simulate" not in main.commands:
-        pytest.skip("GPUVM simulator not available (no `tracereplay simulate`)")
-    out = tmp_path / f"{name}-{seed}.txt"
-    r = CliRunner().invoke(main, ["simulate", name, "--seed", str(seed), "-o", str(out)])
-    if r.exit_code != 0:
-        pytest.skip(f"`tracereplay simulate {name}` failed: {r.output.strip()}")
-    return str(out)
 
 
 def same_events(original: str, filters: dict, sliced: str) -> None:
