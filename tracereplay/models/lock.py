@@ -108,6 +108,7 @@ class LockModel(Model):
         self.same_class_reported: set[str] = set()
         self.usage: dict[str, dict[str, int]] = {}  # class -> usage string -> first row
         self.irq_reported: set[tuple] = set()
+        self.marked: set[tuple] = set()  # (class, context kind, irqs off, bh off, read, try) seen
         self._known: dict[str, set] | None = None  # class name -> addresses, for state_of
         self._known_addrs: set[str] = set()
         ev = replay.table.events
@@ -401,8 +402,14 @@ class LockModel(Model):
 
     def _mark_usage(self, i: int, ctx: tuple, h: Held) -> None:
         r = self.r
-        if r.irqs_off[i] is None:
+        irqs_off = r.irqs_off[i]
+        if irqs_off is None:
             return  # no irq-info column: contexts unknown
+        # the same class in the same state marks nothing new: most acquisitions stop here
+        state = (h.name, ctx[0], irqs_off, r.bh_off[i] if self.bh_known else None, h.read, h.trylock)
+        if state in self.marked:
+            return
+        self.marked.add(state)
         rw = "R" if h.read else "W"
         marks = []
         if ctx[0] in _IN:
