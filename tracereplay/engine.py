@@ -30,6 +30,10 @@ COLUMN_ATTRS = {
 CROSS_CPU_SLACK_NS = 20_000
 
 
+# Columns models read only when they report (file:line, time, task name): indexed in place.
+BY_ROW = frozenset({"file", "line", "ts", "comm"})
+
+
 class Replay:
     """Per-event context shared by the models, indexed by row of the event table.
 
@@ -45,7 +49,11 @@ class Replay:
         col = COLUMN_ATTRS.get(name)
         if col is None:
             raise AttributeError(name)
-        values = self.table.events[col].to_list()
+        if name in BY_ROW:
+            # read for findings only (a few rows): index the column, do not copy it
+            values = self.table.events[col]
+        else:
+            values = self.table.events[col].to_list()
         setattr(self, name, values)  # later lookups find the instance attribute directly
         return values
 

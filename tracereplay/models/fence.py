@@ -486,7 +486,7 @@ class FenceModel(Model):
                     self._objects(f),
                     [r.evidence(row, "dma_fence_wait_start without dma_fence_wait_end")],
                     key_objects=self._keys(f),
-                    incomplete=self._gap(row, len(r.line) - 1) if r.line else None,
+                    incomplete=self._gap(row, len(r.line) - 1) if len(r.line) else None,
                 )
             if f.emit is not None and f.signaled is None and f.key[1] != 0:
                 r.emit(
@@ -495,5 +495,5 @@ class FenceModel(Model):
                     self._objects(f),
                     self._history(f),
                     key_objects=self._keys(f),
-                    incomplete=self._gap(f.emit, len(r.line) - 1) if r.line else None,
+                    incomplete=self._gap(f.emit, len(r.line) - 1) if len(r.line) else None,
                 )
