@@ -177,22 +177,38 @@ def known_ops(models: list[type[Model]] | None = None) -> dict[str, tuple[str, .
 
 
 def operations(table: TraceTable, entries: list[MapEntry], ops: dict[str, tuple[str, ...]]):
-    """Per mapping entry: (op, row indices, operand lists), each in table order."""
+    """Per mapping entry: (op, row indices, operand lists), each in table order.
+
+    The table is split by event name once (mapped events only), so each entry reads its own
+    rows rather than scanning the whole table."""
     ev = table.events
-    present = set(ev["event"].unique().to_list())
+    wanted = [e for e in entries if e.op in ops]
+    names = sorted({e.event for e in wanted})
+    if not names or ev.is_empty():
+        return []
+    used = {"event"}
+    for e in wanted:
+        for spec in [*e.fields.values(), *([e.where.partition("=")[0]] if e.where else [])]:
+            if spec.startswith("kv:"):
+                used |= {"args", "body"}
+            elif not spec.startswith("lit:"):
+                used.add(spec)
+    keep = [c for c in ev.columns if c in used]  # the split copies only what the operands read
+    mapped = ev.select(keep).with_row_index("_i").filter(pl.col("event").is_in(names))
+    parts = mapped.partition_by("event", as_dict=True, maintain_order=True)
     out = []
-    idx = pl.int_range(pl.len(), dtype=pl.UInt32).alias("_i")
-    for e in entries:
-        if e.event not in present or e.op not in ops:
+    for e in wanted:
+        part = parts.get((e.event,))
+        if part is None:
             continue
-        cond = pl.col("event") == e.event
+        names_ = ops[e.op]
+        cols = [operand(e.fields[n]).alias(n) for n in names_]
         if e.where:
-            cond = cond & condition(e.where).fill_null(False)
-        names = ops[e.op]
-        sub = ev.select(idx, cond.alias("_c"), *[operand(e.fields[n]).alias(n) for n in names]).filter("_c")
+            part = part.filter(condition(e.where).fill_null(False))
+        sub = part.select(pl.col("_i"), *cols)
         if sub.is_empty():
             continue
-        out.append((e.op, sub["_i"], [sub[n].to_list() for n in names]))
+        out.append((e.op, sub["_i"], [sub[n].to_list() for n in names_]))
     return out
 
 

@@ -151,9 +151,10 @@ def parse_blocks(blocks: Iterable[str], file: str, *, vectorised: bool = True,
         for text in blocks:
             if not head_text:
                 head_text = text[:4096]
+            first, piece = 1, ""
             for first, piece in chunks(text, chunk_chars):
                 yield line + first - 1, piece
-            line += text.count("\n")
+            line += first - 1 + piece.count("\n")  # the lines before the last piece, then its own
 
     def work(first: int, piece: str) -> tuple[pl.DataFrame, pl.DataFrame, int]:
         done = _fast_chunk(first, piece, vectorised).collect()
