@@ -122,7 +122,7 @@ class LockModel(Model):
         r = self.r
         ctx = r.contexts[i]
         stack = self.held.setdefault(ctx, [])
-        key = addr if _usable(addr) else "name:" + name
+        key = addr if addr and "ptrval" not in addr else "name:" + name  # see _usable
         h = Held(key, addr, name, bool(read), bool(trylock), i)
         if not no_check(name):
             self._check_recursion(i, ctx, stack, h)
@@ -134,8 +134,13 @@ class LockModel(Model):
     def op_release(self, i: int, addr: str, name: str) -> None:
         r = self.r
         ctx = r.contexts[i]
-        key = addr if _usable(addr) else "name:" + name
-        if self._pop(self.held.get(ctx), key):
+        key = addr if addr and "ptrval" not in addr else "name:" + name
+        stack = self.held.get(ctx)
+        if stack and stack[-1].key == key:  # the usual, nested release
+            stack.pop()
+            self.released[(ctx, key)] = i
+            return
+        if self._pop(stack, key):
             self.released[(ctx, key)] = i
             return
         # Old kernels set the softirq flag for BH-disabled task code too, and a lock may be

@@ -78,7 +78,7 @@ def addr_keys(obj: str) -> list[tuple[str, str]]:
     return out
 
 
-@dataclass
+@dataclass(slots=True)
 class Obj:
     addr: str
     events: list = field(default_factory=list)  # (row, "alloc" | "free")
@@ -132,7 +132,9 @@ class SlabModel(Model):
         k = addr_key(ptr)
         if k is None:
             return
-        o = self.objs.setdefault(k, Obj(str(ptr)))
+        o = self.objs.get(k)
+        if o is None:
+            o = self.objs[k] = Obj(str(ptr))
         o.events.append((i, "alloc"))
         o.allocated = o.live = True
         o.site = call_site
