@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from . import api
 from .corpus import Capture, Corpus, build, expand
 from .errors import InputError, UsageError
-from .findings import Finding, severity_rank
+from .findings import Evidence, Finding, severity_rank
 
 MALFORMED_SAMPLE = 20
 SNIFF_IN_POOL = 64  # sniff in the worker processes only for more files than this
@@ -130,6 +130,7 @@ def check_capture(capture: Capture, mappings: list[str] | None = None, select: l
             res.errors.append(str(e))
         else:
             res.reports = [r.to_dict() for r in reports]
+            unexplained = reports
             matcher = _matcher()
             if matcher is not None and capture.trace is not None:
                 match_reports, to_dict, to_text = matcher
@@ -137,9 +138,37 @@ def check_capture(capture: Capture, mappings: list[str] | None = None, select: l
                     m = match_reports(reports, res.findings)
                     res.match = _plain(to_dict(m))
                     res.match_text = to_text(m) if to_text is not None else None
+                    unexplained = m.unexplained_reports
                 except Exception as e:  # the matcher is optional; its failure is not the capture's
                     res.match = {"error": f"{type(e).__name__}: {e}"}
+            res.findings = res.findings + api.filter_rules(
+                [report_finding(r) for r in unexplained], select, ignore)
     return res
+
+
+# Report kinds that are warnings, not errors, as KERNEL-REPORT findings.
+_WARNING_KINDS = frozenset({"warning", "lockdep_capacity", "lockdep_non_static_key"})
+
+
+def report_finding(report) -> Finding:
+    """A kernel report no trace finding explains, as a finding (rule KERNEL-REPORT)."""
+    detail = [f"kind: {report.kind}"]
+    if report.corrupted:
+        detail.append(f"the report text is corrupted: {report.corrupted_reason}")
+    if report.frames:
+        detail.append("stack: " + ", ".join(report.frames[:8]))
+    return Finding(
+        rule="KERNEL-REPORT",
+        title=f"kernel report: {report.title}",
+        file=report.file,
+        line=report.line,
+        objects=[report.title],
+        evidence=[Evidence(report.file, report.line, report.kind)],
+        severity="warning" if report.kind in _WARNING_KINDS else "",
+        task=f"{report.task}-{report.pid}" if report.task and report.pid is not None else report.task,
+        detail="\n".join(detail),
+        key_objects=[report.title],  # syzbot-style titles do not change from boot to boot
+    )
 
 
 def _check_args(args: tuple) -> CaptureResult:
