@@ -8,8 +8,8 @@ import shutil
 
 import pytest
 from click.testing import CliRunner
-
 from conftest import REPO
+
 from tracereplay.cli import main
 from tracereplay.corpus import Capture
 from tracereplay.gate import check_capture
