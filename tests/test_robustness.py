@@ -1,0 +1,43 @@
+"""Whatever the input, no traceback: every line is accounted for, exit status is 0, 1 or 2."""
+
+from __future__ import annotations
+
+from click.testing import CliRunner
+from conftest import ev
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tracereplay.cli import main
+from tracereplay.parse.ftrace import parse_text
+
+VALID = [
+    ev("insmod", 101, 0, 10.000001, "lock_acquire: 00000000aaaa0001 &a_mutex"),
+    ev("kworker/0:1", 44, 1, 10.000002, "dma_fence_signaled: driver=vgem timeline=vgem-0 context=5 seqno=1"),
+    ev("vm-bind-a", 601, 0, 10.000003,
+       "gpuvm_bo_obtain: (drm_gpuvm_bo_obtain+0x0/0x1c0 [drm_gpuvm]) gpuvm=0xffff88812a3a2100 obj=0xffff8881d7e11b10"),
+    "CPU:1 [LOST 3 EVENTS]",
+    "# entries-in-buffer/entries-written: 5/9   #P:2",
+]
+noise = st.text(st.characters(codec="utf-8", exclude_categories=["Cs"]), max_size=80)
+lines = st.lists(st.one_of(st.sampled_from(VALID), noise,
+                           st.sampled_from(VALID).map(lambda s: s[: len(s) // 2])), max_size=25)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(lines)
+def test_parse_accounts_for_every_line(ls):
+    text = "\n".join(ls)
+    p = parse_text(text, "fuzz")
+    assert len(p.events) + sum(p.non_events.values()) + len(p.malformed) == p.lines
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+                                                                 HealthCheck.function_scoped_fixture])
+@given(ls=lines, raw=st.binary(max_size=64))
+def test_cli_never_tracebacks(tmp_path, ls, raw):
+    p = tmp_path / "in.txt"
+    p.write_bytes("\n".join(ls).encode() + raw)
+    for cmd in (["check", "-j1"], ["info"], ["stats"], ["dmesg"]):
+        r = CliRunner().invoke(main, [*cmd, str(p)])
+        assert r.exit_code in (0, 1, 2), (cmd, r.output)
+        assert "Traceback" not in r.output and "internal error" not in r.output, (cmd, r.output)
