@@ -67,6 +67,7 @@ class Held:
     read: bool
     trylock: bool
     idx: int  # row of the acquire event
+    check: bool = True  # lockdep validates this class (not an rcu_lock_acquire-style map)
 
 
 @dataclass(slots=True)
@@ -108,7 +109,8 @@ class LockModel(Model):
         self.same_class_reported: set[str] = set()
         self.usage: dict[str, dict[str, int]] = {}  # class -> usage string -> first row
         self.irq_reported: set[tuple] = set()
-        self.marked: set[tuple] = set()  # (class, context kind, irqs off, bh off, read, try) seen
+        self.marked: set[tuple] = set()
+        self.edge_seen: set[tuple] = set()  # (instance, mode) pairs already turned into edges  # (class, context kind, irqs off, bh off, read, try) seen
         self._known: dict[str, set] | None = None  # class name -> addresses, for state_of
         self._known_addrs: set[str] = set()
         ev = replay.table.events
@@ -123,8 +125,8 @@ class LockModel(Model):
         ctx = r.contexts[i]
         stack = self.held.setdefault(ctx, [])
         key = addr if addr and "ptrval" not in addr else "name:" + name  # see _usable
-        h = Held(key, addr, name, bool(read), bool(trylock), i)
-        if not no_check(name):
+        h = Held(key, addr, name, bool(read), bool(trylock), i, not no_check(name))
+        if h.check:
             self._check_recursion(i, ctx, stack, h)
             if not h.trylock:
                 self._add_dependencies(i, ctx, stack, h)
@@ -292,7 +294,7 @@ class LockModel(Model):
         # check_prevs_add(): edges from the held locks down to and including the most recent
         # non-trylock one; older locks are connected through it already.
         for prev in reversed(stack):
-            if no_check(prev.name):
+            if not prev.check:
                 continue
             if prev.name != h.name:
                 self._add_edge(prev, h, i)
@@ -300,6 +302,11 @@ class LockModel(Model):
                 break
 
     def _add_edge(self, prev: Held, nxt: Held, i: int) -> None:
+        # the same two instances in the same modes again change nothing (most acquisitions)
+        sig = (prev.key, prev.name, prev.read, nxt.key, nxt.name, nxt.read)
+        if sig in self.edge_seen:
+            return
+        self.edge_seen.add(sig)
         k = (prev.name, nxt.name)
         rec = nxt.read and recursive_reader(nxt.name)
         e = self.edges.get(k)
