@@ -245,22 +245,24 @@ def _replay(table: TraceTable, mappings: list[str] | None, models: list[type[Mod
         handlers = [owner[op].handler(op) for op, _, _ in groups]
         # (row, *operands) per operation, so the loop below is one call per operation
         rows = [list(zip(ix.to_list(), *cols, strict=True)) for _, ix, cols in groups]
-        order = (
+        # which group each operation of the merged stream belongs to; each group's own rows
+        # come in order, so the stream only needs the group sequence
+        gs = (
             pl.concat([
-                pl.DataFrame({"i": ix, "g": pl.repeat(g, len(ix), dtype=pl.UInt32, eager=True),
-                              "p": pl.int_range(len(ix), dtype=pl.UInt32, eager=True)})
+                pl.DataFrame({"i": ix, "g": pl.repeat(g, len(ix), dtype=pl.UInt32, eager=True)})
                 for g, (_, ix, _) in enumerate(groups)
             ])
-            .sort(["i", "g"])
+            .sort(["i", "g"])["g"]
+            .to_list()
         )
+        nexts = [iter(rs).__next__ for rs in rows]
         models_of = [owner[op] for op, _, _ in groups]
-        gs, ps = order["g"].to_list(), order["p"].to_list()
         if observer is None:
-            for g, p in zip(gs, ps, strict=True):
-                handlers[g](*rows[g][p])
+            for g in gs:
+                handlers[g](*nexts[g]())
         else:
-            for g, p in zip(gs, ps, strict=True):
-                args = rows[g][p]
+            for g in gs:
+                args = nexts[g]()
                 handlers[g](*args)
                 observer(args[0], models_of[g])
     for m in instances:
