@@ -22,6 +22,7 @@ from .grammar import body_patterns, event_prefix_pattern, ftrace_parser, named_h
 
 # Columns every parse path produces, before typing.
 BASE = ["line", "comm", "pid", "tgid", "cpu", "flags", "ts", "event", "body"]
+_BASE_SCHEMA = {c: (pl.UInt32 if c == "line" else pl.String) for c in BASE}
 
 # Known non-event kinds, by the grammar rule that recognised them.
 NON_EVENT_RULES = {
@@ -159,6 +160,13 @@ def parse_blocks(blocks: Iterable[str], file: str, *, vectorised: bool = True,
         ok = pl.col("body").is_not_null()
         return finish(done.filter(ok).select(BASE)), done.filter(~ok).select("line", "raw"), len(done)
 
+    def take(future) -> None:
+        nonlocal n
+        f, sl, k = future.result()
+        fasts.append(f)
+        slows.append(sl)
+        n += k
+
     # Chunks are parsed and typed on a few threads (polars releases the GIL), a bounded number
     # in flight so memory stays flat; results are taken in order.
     with ThreadPoolExecutor(max_workers=batch) as pool:
@@ -166,30 +174,19 @@ def parse_blocks(blocks: Iterable[str], file: str, *, vectorised: bool = True,
         for first, piece in pieces():
             pending.append(pool.submit(work, first, piece))
             if len(pending) >= batch:
-                f, sl, k = pending.popleft().result()
-                fasts.append(f)
-                slows.append(sl)
-                n += k
+                take(pending.popleft())
         while pending:
-            f, sl, k = pending.popleft().result()
-            fasts.append(f)
-            slows.append(sl)
-            n += k
-    empty = pl.DataFrame(schema={c: (pl.UInt32 if c == "line" else pl.String) for c in BASE})
-    fast = pl.concat(fasts) if fasts else finish(empty)
+            take(pending.popleft())
+    fast = pl.concat(fasts) if fasts else finish(pl.DataFrame(schema=_BASE_SCHEMA))
     slow = pl.concat(slows) if slows else pl.DataFrame(schema={"line": pl.UInt32, "raw": pl.String})
-    non_events: dict[str, int] = {}
-    head = split_lines(head_text)
 
-    result = ParsedFile(file=file, lines=n, events=pl.DataFrame(), non_events=non_events)
-    slow_rows = _parse_slow(slow.select("line", "raw").iter_rows(), result)
-    if is_html(head) and result.malformed:
+    result = ParsedFile(file=file, lines=n, events=fast)
+    slow_df = pl.DataFrame(_parse_slow(slow.iter_rows(), result), schema=_BASE_SCHEMA, orient="row")
+    if is_html(split_lines(head_text)) and result.malformed:
         # In an HTML wrapper, what is neither an event nor a known ftrace line is the wrapper
         # itself (markup, JavaScript, CSS, JSON): count it as such, by line.
         result.non_events["html"] = result.non_events.get("html", 0) + len(result.malformed)
         result.malformed = []
-    slow_df = pl.DataFrame(slow_rows, schema={c: (pl.UInt32 if c == "line" else pl.String) for c in BASE}, orient="row")
-    result.events = fast
     if len(slow_df):
         slow_df = finish(slow_df)
         if fast.is_empty() or slow_df["line"].max() < fast["line"].min():
