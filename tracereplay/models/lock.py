@@ -110,7 +110,8 @@ class LockModel(Model):
         self.usage: dict[str, dict[str, int]] = {}  # class -> usage string -> first row
         self.irq_reported: set[tuple] = set()
         self.marked: set[tuple] = set()
-        self.edge_seen: set[tuple] = set()  # (instance, mode) pairs already turned into edges  # (class, context kind, irqs off, bh off, read, try) seen
+        self.edge_seen: set[tuple] = set()
+        self.read_classes: set[str] = set()  # classes read-acquired somewhere (read or recursive?)  # (instance, mode) pairs already turned into edges  # (class, context kind, irqs off, bh off, read, try) seen
         self._known: dict[str, set] | None = None  # class name -> addresses, for state_of
         self._known_addrs: set[str] = set()
         ev = replay.table.events
@@ -127,6 +128,8 @@ class LockModel(Model):
         key = addr if addr and "ptrval" not in addr else "name:" + name  # see _usable
         h = Held(key, addr, name, bool(read), bool(trylock), i, not no_check(name))
         if h.check:
+            if h.read:
+                self.read_classes.add(name)
             self._check_recursion(i, ctx, stack, h)
             if not h.trylock:
                 self._add_dependencies(i, ctx, stack, h)
@@ -392,6 +395,12 @@ class LockModel(Model):
             note = (f"\nclass identity uncertain: the cycle joins at {', '.join(sorted(set(uncertain)))} "
                     "only through different instances; classes that share a name print the same "
                     "name in the trace (lockdep's #N suffix is not traced).\n")
+        ambiguous = sorted(c for c in set(order) if c in self.read_classes and not recursive_reader(c))
+        if ambiguous:
+            note += (f"\nread acquisitions of {', '.join(ambiguous)}: the trace prints `read` for "
+                     "read and recursive-read alike; treated as non-recursive readers (rwsem-like), "
+                     "which a queued writer can block. If they are recursive readers (rwlock_t), a "
+                     "reader-only path through them does not deadlock.\n")
         ctx = r.context(i)
         detail = (
             f"{r.context_name(ctx, i)} is trying to acquire lock:\n  {new_cls} at {r.where(i)}\n"
@@ -409,7 +418,7 @@ class LockModel(Model):
             severity="warning" if uncertain else "",
             detail=detail,
             key_objects=sorted(set(order)),
-            extra={"cycle": order, "uncertain": sorted(set(uncertain))},
+            extra={"cycle": order, "uncertain": sorted(set(uncertain)), "read_ambiguous": ambiguous},
         )
 
     def _mark_usage(self, i: int, ctx: tuple, h: Held) -> None:
