@@ -71,7 +71,7 @@ def main(path):
             if detail:
                 s += "; " + "; ".join(detail)
             if locks:
-                s += "; locks named in the report: " + ", ".join(f"`{l}`" for l in locks[:6])
+                s += "; locks named in the report: " + ", ".join(f"`{name}`" for name in locks[:6])
             if bt is not None:
                 fr = frames(lines, bt + 1)
                 if fr:
@@ -88,7 +88,7 @@ def main(path):
                     s += f"; called from {' <- '.join(fr)})" if fr else ")"
                     break
             bullets.append(s)
-        elif text.startswith("WARNING: CPU:") and not any(l[1].startswith("refcount_t") for l in lines[max(0, i - 3):i]):
+        elif text.startswith("WARNING: CPU:") and not any(prev[1].startswith("refcount_t") for prev in lines[max(0, i - 3):i]):
             m = re.match(r"^WARNING: CPU: (\d+) PID: (\d+) at (\S+) (\S+)", text)
             if m:
                 bullets.append(f"- t={ts} s: WARN at {m.group(3)} in {m.group(4)} (CPU {m.group(1)}, PID {m.group(2)})")
