@@ -62,3 +62,22 @@ def simulated(tmp_path: Path, name: str, seed: int = 1) -> str:
     r = CliRunner().invoke(main, ["simulate", name, "--seed", str(seed), "-o", str(out)])
     assert r.exit_code == 0, r.output
     return str(out)
+
+
+# A driver's refcounted object added to the refcount model by mapping only (the docs' example).
+MYDRV_REFCOUNT_MAPPING = """
+[[map]]
+event = "mydrv_bo_get"
+op = "ref.get_count"
+fields = { obj = "kv:bo", kind = "lit:mydrv_bo", count = "kv:refcount" }
+
+[[map]]
+event = "mydrv_bo_put"
+op = "ref.put_count"
+fields = { obj = "kv:bo", kind = "lit:mydrv_bo", count = "kv:refcount" }
+
+[[map]]
+event = "mydrv_bo_create"
+op = "ref.init"
+fields = { obj = "kv:bo", kind = "lit:mydrv_bo" }
+"""

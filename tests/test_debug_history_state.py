@@ -7,7 +7,7 @@ import json
 
 import pytest
 from click.testing import CliRunner
-from conftest import HEADER_LINES, ev
+from conftest import HEADER_LINES, MYDRV_REFCOUNT_MAPPING, ev
 
 from tracereplay.cli import main
 from tracereplay.debug.history import history
@@ -138,22 +138,7 @@ def test_rcu_reader_section_and_lookup(trace_file):
 
 
 # -- refcount ----------------------------------------------------------------------------------
-MAPPING = """
-[[map]]
-event = "mydrv_bo_get"
-op = "ref.get_count"
-fields = { obj = "kv:bo", kind = "lit:mydrv_bo", count = "kv:refcount" }
-
-[[map]]
-event = "mydrv_bo_put"
-op = "ref.put_count"
-fields = { obj = "kv:bo", kind = "lit:mydrv_bo", count = "kv:refcount" }
-
-[[map]]
-event = "mydrv_bo_create"
-op = "ref.init"
-fields = { obj = "kv:bo", kind = "lit:mydrv_bo" }
-"""
+MAPPING = MYDRV_REFCOUNT_MAPPING
 
 
 def bo(event: str, ts: float, count: int, comm: str = "app", pid: int = 300) -> str:

@@ -3,7 +3,7 @@ refcount_warn mappings and by a user mapping of a driver's get/put events."""
 
 from __future__ import annotations
 
-from conftest import HEADER_LINES, ev
+from conftest import HEADER_LINES, MYDRV_REFCOUNT_MAPPING, ev
 
 from tracereplay.api import check
 
@@ -11,22 +11,7 @@ L = HEADER_LINES
 
 JOB = "00000000a1b2c3d4"
 
-MAPPING = """
-[[map]]
-event = "mydrv_bo_get"
-op = "ref.get_count"
-fields = { obj = "kv:bo", kind = "lit:mydrv_bo", count = "kv:refcount" }
-
-[[map]]
-event = "mydrv_bo_put"
-op = "ref.put_count"
-fields = { obj = "kv:bo", kind = "lit:mydrv_bo", count = "kv:refcount" }
-
-[[map]]
-event = "mydrv_bo_create"
-op = "ref.init"
-fields = { obj = "kv:bo", kind = "lit:mydrv_bo" }
-"""
+MAPPING = MYDRV_REFCOUNT_MAPPING
 
 
 def job(event, ts, fence=JOB, comm="kworker/u8:3", pid=71):

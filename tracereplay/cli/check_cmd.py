@@ -18,8 +18,7 @@ from ..errors import InputError, UsageError
 from ..report.jsonl import to_jsonl
 from ..report.text import format_finding, summary
 from ..rules import catalogue
-
-MALFORMED_SHOWN = 20
+from .common import echo_malformed
 
 
 def _split(values: tuple[str, ...]) -> list[str]:
@@ -142,13 +141,8 @@ def command(paths, fmt, fail_on, mappings, select, ignore, jobs, baseline, updat
                 click.echo(f"{r.log}:{rep['line']}: kernel report: {rep['kind']}: {rep['title']}"
                            + (f"  (capture {r.name})" if r.trace else ""))
     to_err = fmt == "json"
-    malformed = [m for r in outcome.results for m in r.malformed_sample]
-    total_malformed = sum(r.malformed for r in outcome.results)
-    for path, line, reason in malformed[:MALFORMED_SHOWN]:
-        click.echo(f"{path}:{line}: malformed: {reason}", err=True)
-    if total_malformed > min(len(malformed), MALFORMED_SHOWN):
-        click.echo(f"... and {total_malformed - min(len(malformed), MALFORMED_SHOWN)} more malformed lines",
-                   err=True)
+    echo_malformed([m for r in outcome.results for m in r.malformed_sample],
+                   sum(r.malformed for r in outcome.results))
     for r in outcome.errored:
         for err in r.errors:
             click.echo(f"tracereplay: error: {err}", err=True)

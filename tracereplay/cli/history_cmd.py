@@ -8,7 +8,8 @@ import click
 
 from .. import api
 from ..debug.history import object_kind
-from .common import fmt_ts, report_malformed
+from ..report.text import fmt_ns
+from .common import report_malformed
 
 
 @click.command("history")
@@ -40,7 +41,7 @@ def command(trace, obj, since, until, task, cpu, fmt, mappings) -> None:
         for r in rows.iter_rows(named=True):
             cpu_s = "---" if r["cpu"] is None else f"{r['cpu']:03d}"
             state = f"  -> {r['state']}" if r["state"] is not None else ""
-            click.echo(f"{r['file']}:{r['line']}  {fmt_ts(r['ts_ns'])}  {r['task']} [{cpu_s}]  "
+            click.echo(f"{r['file']}:{r['line']}  {fmt_ns(r['ts_ns'])}  {r['task']} [{cpu_s}]  "
                        f"{r['event']}: {r['body']}{state}")
     click.echo(f"{len(rows)} events touched {obj} ({object_kind(obj)})", err=True)
     sys.exit(0 if len(rows) else 1)

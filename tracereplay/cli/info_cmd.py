@@ -7,8 +7,9 @@ import json
 import click
 
 from ..info import describe
+from ..report.text import fmt_ns
 from ..table import load_table
-from .common import fmt_ts, report_malformed
+from .common import report_malformed
 
 
 @click.command("info")
@@ -34,7 +35,7 @@ def command(traces: tuple[str, ...], fmt: str) -> None:
         click.echo("  " + "; ".join(extra))
     if d["span_ns"]:
         a, b = d["span_ns"]
-        click.echo(f"time span: {fmt_ts(a)} .. {fmt_ts(b)} ({(b - a) / 1e9:.6f} s)")
+        click.echo(f"time span: {fmt_ns(a)} .. {fmt_ns(b)} ({(b - a) / 1e9:.6f} s)")
     click.echo(f"cpus: {', '.join(map(str, d['cpus'])) or '-'}; tasks: {d['tasks']}; events: {d['events']}")
     click.echo("events by type:")
     for name, n in d["event_counts"].items():
@@ -43,6 +44,6 @@ def command(traces: tuple[str, ...], fmt: str) -> None:
         click.echo("trace health (incomplete windows):")
         for h in d["health"]:
             click.echo(f"  {h['file']}:{h['line']}: {h['kind']}: {h['detail']} "
-                       f"[{fmt_ts(h['start_ns'])} .. {fmt_ts(h['end_ns'])}]")
+                       f"[{fmt_ns(h['start_ns'])} .. {fmt_ns(h['end_ns'])}]")
     else:
         click.echo("trace health: complete (no lost events, no overwritten buffer, time monotonic per CPU)")

@@ -28,6 +28,7 @@ from pathlib import Path
 import polars as pl
 
 from ..findings import Finding
+from ..report.text import fmt_ns
 from ..stats.common import CTX_NAMES, CTX_TASK, ORDER, ordered
 from ..stats.fences import fence_events, fences
 from ..stats.locks import hold_pairs, lock_events, wait_pairs
@@ -140,17 +141,13 @@ def _meta(pid: int, name: str, tid: int | None = None) -> dict:
     return {"ph": "M", "name": "thread_name", "pid": pid, "tid": tid, "args": {"name": name}}
 
 
-def _fmt_s(ns: int | None) -> str:
-    return "-" if ns is None else f"{ns // 1_000_000_000}.{ns % 1_000_000_000:09d}"
-
-
 def _finding_events(table: TraceTable, findings: list[Finding]) -> list[dict]:
     ts_of = {(f, n): t for f, n, t in table.events.select("file", "line", "ts_ns").iter_rows()}
     out = []
     for f in findings:
         ts = f.ts_ns if f.ts_ns is not None else ts_of.get((f.file, f.line))
         evidence = [
-            f"{e.file}:{e.line} @ {_fmt_s(ts_of.get((e.file, e.line)))}" + (f" {e.note}" if e.note else "")
+            f"{e.file}:{e.line} @ {fmt_ns(ts_of.get((e.file, e.line)))}" + (f" {e.note}" if e.note else "")
             for e in f.evidence
         ]
         out.append({

@@ -53,6 +53,11 @@ def _norm_addr(addr: str | None) -> str:
     return (addr or "").lower().removeprefix("0x").lstrip("0")
 
 
+def instance_key(addr: str | None, name: str) -> str:
+    """A lock instance: its lockdep_map address, or its class name when %p printed no address."""
+    return addr if _usable(addr) else "name:" + name
+
+
 @lru_cache(maxsize=1 << 16)
 def _usable(addr: str | None) -> bool:
     # Without an entropy source %p prints "(____ptrval____)" for every pointer.
@@ -125,7 +130,7 @@ class LockModel(Model):
         r = self.r
         ctx = r.contexts[i]
         stack = self.held.setdefault(ctx, [])
-        key = addr if addr and "ptrval" not in addr else "name:" + name  # see _usable
+        key = instance_key(addr, name)
         h = Held(key, addr, name, bool(read), bool(trylock), i, not no_check(name))
         if h.check:
             if h.read:
@@ -139,7 +144,7 @@ class LockModel(Model):
     def op_release(self, i: int, addr: str, name: str) -> None:
         r = self.r
         ctx = r.contexts[i]
-        key = addr if addr and "ptrval" not in addr else "name:" + name
+        key = instance_key(addr, name)
         stack = self.held.get(ctx)
         if stack and stack[-1].key == key:  # the usual, nested release
             stack.pop()

@@ -7,14 +7,18 @@ from collections import Counter
 from ..findings import Finding
 
 
-def _ts(ns: int | None) -> str:
-    return "" if ns is None else f"{ns // 1_000_000_000}.{ns % 1_000_000_000 // 1000:06d}"
+def fmt_ns(ns: int | None, digits: int = 9, missing: str = "-") -> str:
+    """A nanosecond stamp as seconds, the way the trace prints it (6 digits: ftrace's sec.usec)."""
+    if ns is None:
+        return missing
+    frac = f"{ns % 1_000_000_000:09d}"[:digits]
+    return f"{ns // 1_000_000_000}.{frac}"
 
 
 def format_finding(f: Finding, *, verbose: bool = True) -> str:
     head = f"{f.file}:{f.line}: {f.severity}: [{f.rule}] {f.title}"
     out = [head]
-    who = "  ".join(x for x in (_ts(f.ts_ns), f.task or "", f"CPU {f.cpu}" if f.cpu is not None else "") if x)
+    who = "  ".join(x for x in (fmt_ns(f.ts_ns, 6, missing=""), f.task or "", f"CPU {f.cpu}" if f.cpu is not None else "") if x)
     if who:
         out.append(f"    at {who}")
     if f.incomplete:
