@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 
+import polars as pl
 import pytest
 from conftest import REPO, need_corpus
 from hypothesis import HealthCheck, given, settings
@@ -138,3 +139,31 @@ def test_chunked_parse_is_the_same(size):
     crlf = "x-1 [000] .... 1.0: a: b\r\nno trace\r\nx-1 [000] .... 2.0: c: d"
     c = parse_text(crlf, "y", chunk_chars=size)
     assert c.lines == 3 and c.events["line"].to_list() == [1, 3] and c.malformed[0][0] == 2
+
+
+def test_routes_agree_on_awkward_lines():
+    """The ASCII route (a search for the end of the task name) and the full pattern take mixed
+    lines in line order, and leave the same lines to lark."""
+    lines = [
+        "  Web Content-2711    [001] d..2.  12.000001: lock_acquire: 0000000012345678 &vm->lock",
+        "  Wéb Contènt-2712    [001] d..2.  12.000002: lock_release: 0000000012345678 &vm->lock",
+        "x [000] 1.0: y-2 [001] .... 2.0: z: w",  # a task name that looks like a prefix
+        "a-b-c-1-2 [000] d.h1 77: x:",
+        "  -5 [000] .... 3.0: a: b",  # no task name before the first match
+        "\f-5 [000] .... 3.0: a: b",
+        "sh-9 [000] .... 4.0: sys_write -> 0x1",
+        "sh-9 [000] .... 4.5: sys_read(fd: 3)",
+        "sh-9 [000] .... 5.0: do_sys_open+0x6/0xa0 <-SyS_open+0x20/0x50",
+        "sh-9 [000] .... 5.5: <stack trace>",
+        "日本-10 [002] .... 6.0: print: 日本語",
+        "sh-9 [000] .... 7.0 lock_acquire: no colon after the stamp",
+        "sh-9 [000] .... 8.0: no_colon_body",
+        "sh-9 [000] .... 9.0:",
+    ]
+    text = "\n".join(lines) + "\n"
+    _same(text, "awkward")
+    fast = parse_text(text, "awkward")
+    assert fast.events["line"].is_sorted()
+    assert fast.events.filter(pl.col("line") == 2)["comm"].item() == "Wéb Contènt"
+    assert fast.events.filter(pl.col("line") == 3)["comm"].item() == "x [000] 1.0: y"
+    assert [line for line, _ in fast.malformed] == [5, 6, 12, 13, 14]

@@ -102,12 +102,9 @@ def _open_stream(path: str) -> tuple[BinaryIO, str | None]:
     return buf, None
 
 
-def iter_text(path: str, block: int = 8 << 20) -> Iterator[str]:
-    """The file as text in blocks of about ``block`` bytes, each cut after a newline.
-
-    Large traces are never held whole: a parse reads block by block. Undecodable bytes become
-    U+FFFD (a newline byte never sits inside a UTF-8 sequence, so cuts never split one).
-    """
+def iter_bytes(path: str, block: int = 8 << 20) -> Iterator[bytes]:
+    """The file's decompressed bytes in blocks of about ``block`` bytes, each cut after a
+    newline (the last perhaps not): large traces are never held whole."""
     stream, kind = _open_stream(path)
     try:
         rest = b""
@@ -123,7 +120,7 @@ def iter_text(path: str, block: int = 8 << 20) -> Iterator[str]:
                 first = False
             if not data:
                 if rest:
-                    yield rest.decode("utf-8", errors="replace")
+                    yield rest
                 return
             data = rest + data
             cut = data.rfind(b"\n") + 1
@@ -131,10 +128,20 @@ def iter_text(path: str, block: int = 8 << 20) -> Iterator[str]:
                 rest = data
                 continue
             rest = data[cut:]
-            yield data[:cut].decode("utf-8", errors="replace")
+            yield data[:cut]
     finally:
         if path != "-":
             stream.close()
+
+
+def iter_text(path: str, block: int = 8 << 20) -> Iterator[str]:
+    """The file as text in blocks cut after a newline (see ``iter_bytes``).
+
+    Undecodable bytes become U+FFFD (a newline byte never sits inside a UTF-8 sequence, so cuts
+    never split one).
+    """
+    for data in iter_bytes(path, block):
+        yield data.decode("utf-8", errors="replace")
 
 
 def read_text(path: str) -> str:

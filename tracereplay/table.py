@@ -15,7 +15,7 @@ from functools import cached_property
 import polars as pl
 
 from .errors import InputError
-from .io import display_name, iter_text
+from .io import display_name, iter_bytes
 from .parse.fields import TYPED, add_typed_fields
 from .parse.ftrace import Marker, ParsedFile, parse_blocks
 
@@ -111,12 +111,46 @@ def _decode_flags() -> list[pl.Expr]:
     ]
 
 
-def _ts_ns() -> pl.Expr:
+_FLAG_COLUMNS = ["irqs_off", "bh_off", "need_resched", "hardirq", "softirq", "nmi", "preempt_depth",
+                 "migrate_disable"]
+
+
+def decoded_flags(flags: pl.Series) -> pl.DataFrame:
+    """The irq-info columns of each row (null where the trace has no flags column).
+
+    A trace holds a few dozen distinct flag strings: each is decoded once and joined back.
+    """
+    known = flags.unique().to_frame("flags").filter(pl.col("flags").is_not_null())
+    known = known.with_columns(_decode_flags())
+    return (
+        flags.to_frame("flags")
+        .join(known, on="flags", how="left", maintain_order="left")
+        .select(_FLAG_COLUMNS)
+    )
+
+
+def _ts_ns_expr() -> pl.Expr:
     ts = pl.col("ts")
     parts = ts.str.split_exact(".", 1)
     sec = parts.struct.field("field_0").cast(pl.Int64)
     frac = parts.struct.field("field_1").str.pad_end(9, "0").str.slice(0, 9).cast(pl.Int64)
     return pl.when(ts.str.contains(".", literal=True)).then(sec * 1_000_000_000 + frac).otherwise(sec)
+
+
+def ts_ns(ts: pl.Series) -> pl.Series:
+    """Stamps in integer nanoseconds; raw counter clocks (no decimal point) keep their value.
+
+    A trace prints every stamp with the same number of decimals: then the stamp without its
+    point, scaled once, is the value, at a third of the cost of splitting each one.
+    """
+    dot = ts.str.find(".", literal=True)
+    decimals = ts.str.len_bytes().cast(pl.Int64) - dot.cast(pl.Int64) - 1
+    if dot.null_count() == len(ts):
+        return ts.cast(pl.Int64).alias("ts_ns")
+    if dot.null_count() == 0 and decimals.min() == decimals.max() <= 9:
+        scale = 10 ** (9 - int(decimals.min()))
+        return (ts.str.replace(".", "", literal=True).cast(pl.Int64) * scale).alias("ts_ns")
+    return ts.to_frame("ts").select(_ts_ns_expr().alias("ts_ns")).to_series()
 
 
 def type_rows(rows: pl.DataFrame, file: str) -> pl.DataFrame:
@@ -126,11 +160,10 @@ def type_rows(rows: pl.DataFrame, file: str) -> pl.DataFrame:
         pl.col("pid").cast(pl.Int64),
         pl.when(pl.col("tgid").str.contains(r"^\d+$")).then(pl.col("tgid")).cast(pl.Int64).alias("tgid"),
         pl.col("cpu").cast(pl.Int64),
-        _ts_ns().alias("ts_ns"),
+        ts_ns(rows["ts"]),
         pl.col("line").cast(pl.Int64),
-    ).with_columns(_decode_flags())
-    flag_cols = ["irqs_off", "bh_off", "need_resched", "hardirq", "softirq", "nmi"]
-    df = df.with_columns([pl.when(pl.col("flags").is_not_null()).then(pl.col(c)).alias(c) for c in flag_cols])
+    )
+    df = pl.concat([df, decoded_flags(rows["flags"])], how="horizontal")
     df = add_typed_fields(df)
     return df.select(COLUMNS)
 
@@ -199,7 +232,7 @@ def build_table(parsed: list[tuple[str, ParsedFile]]) -> TraceTable:
 
 def parse_file(path: str, *, require_events: bool = True) -> tuple[str, ParsedFile]:
     name = display_name(path)
-    p = parse_blocks(iter_text(path), name, typer=lambda rows: type_rows(rows, name))
+    p = parse_blocks(iter_bytes(path), name, typer=lambda rows: type_rows(rows, name))
     if require_events and p.events.is_empty():
         first_bad = p.malformed[0][0] if p.malformed else None
         raise InputError(name, f"no trace event in {p.lines} lines (not ftrace text?)", line=first_bad)

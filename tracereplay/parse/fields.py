@@ -126,6 +126,26 @@ def _kmem() -> list[pl.Expr]:
     ]
 
 
+def _kmem_layout() -> tuple[str, list[pl.Expr]]:
+    """kmem.h's own layout, "call_site=%pS ptr=%p bytes_req=%zu bytes_alloc=%zu gfp_flags=%s
+    node=%d accounted=%s" and its shorter forms (kfree, kmem_cache_free's name=, pre-6.0 kernels
+    without node/accounted): one pass gives every field. Other layouts go through ``_kmem``."""
+    pat = (
+        r"^call_site=(?P<call_site>[^\s,]+)(?: \[[\w.-]+\])? ptr=(?P<ptr>[^\s,]+)"
+        r"(?: bytes_req=(?P<bytes_req>\d+) bytes_alloc=(?P<bytes_alloc>\d+) gfp_flags=(?P<gfp_flags>[^\s,]+))?"
+        r"(?: node=-?\d+)?(?: accounted=\w+)?(?: name=(?P<name>[^\s,]+))?$"
+    )
+    m = pl.col("body").str.extract_groups(pat)
+    return "ptr", [
+        m.struct.field("call_site").alias("call_site"),
+        m.struct.field("ptr").alias("ptr"),
+        m.struct.field("bytes_req").cast(pl.Int64).alias("bytes_req"),
+        m.struct.field("bytes_alloc").cast(pl.Int64).alias("bytes_alloc"),
+        m.struct.field("gfp_flags").alias("gfp_flags"),
+        m.struct.field("name").alias("name"),
+    ]
+
+
 def _sched_switch() -> list[pl.Expr]:
     pat = (
         r"prev_comm=(?P<pc>.*?) prev_pid=(?P<pp>-?\d+) .*?prev_state=(?P<ps>\S+) (?:==> )?"
@@ -165,20 +185,23 @@ def _probe() -> list[pl.Expr]:
     ]
 
 
-FAMILIES: list[tuple[pl.Expr, list[pl.Expr]]] = []
+# (rows of the family, the general extraction, optionally the kernel's own layout taken in one
+# pass: (a field that is null where the layout did not match, its extraction))
+Layout = tuple[str, list[pl.Expr]]
+FAMILIES: list[tuple[pl.Expr, list[pl.Expr], Layout | None]] = []
 
 
-def _families() -> list[tuple[pl.Expr, list[pl.Expr]]]:
+def _families() -> list[tuple[pl.Expr, list[pl.Expr], Layout | None]]:
     if not FAMILIES:
         ev = pl.col("event")
         FAMILIES.extend([
-            (ev.is_in(LOCK_EVENTS), _lock()),
-            (ev.is_in(CONTENTION_EVENTS), _contention()),
-            (ev.is_in(FENCE_EVENTS), _fence()),
-            (ev.is_in(KMEM_ALLOC + KMEM_FREE), _kmem()),
-            (ev == "sched_switch", _sched_switch()),
-            (ev == "rcu_grace_period", _rcu_gp()),
-            (pl.col("body").str.starts_with("("), _probe()),
+            (ev.is_in(LOCK_EVENTS), _lock(), None),
+            (ev.is_in(CONTENTION_EVENTS), _contention(), None),
+            (ev.is_in(FENCE_EVENTS), _fence(), None),
+            (ev.is_in(KMEM_ALLOC + KMEM_FREE), _kmem(), _kmem_layout()),
+            (ev == "sched_switch", _sched_switch(), None),
+            (ev == "rcu_grace_period", _rcu_gp(), None),
+            (pl.col("body").str.starts_with("("), _probe(), None),
         ])
     return FAMILIES
 
@@ -186,26 +209,61 @@ def _families() -> list[tuple[pl.Expr, list[pl.Expr]]]:
 def add_typed_fields(df: pl.DataFrame) -> pl.DataFrame:
     """Add every TYPED column; each family's patterns run only on that family's rows.
 
-    Each family is extracted on its own rows and scattered back by row number, one column at a
-    time, so neither the patterns nor a re-sort touch the other rows and memory stays flat.
+    Each family is extracted on its own rows only, so the patterns never touch the other rows,
+    and the results are put back in row order without re-sorting the table.
     """
     n = len(df)
     rows = df.select(pl.int_range(pl.len(), dtype=pl.UInt32).alias("_row"), "event", "body")
     taken = pl.repeat(False, n, dtype=pl.Boolean, eager=True)
     subs: list[pl.DataFrame] = []
-    for cond, exprs in _families():
+    for cond, exprs, layout in _families():
         mask = rows.select(cond.fill_null(False)).to_series() & ~taken
         if not mask.any():
             continue
         taken = taken | mask
-        # lazy: one regex pass per family however many fields it yields (CSE)
-        subs.append(rows.filter(mask).lazy().with_columns(exprs).drop("event", "body").collect())
+        family = rows.filter(mask)
+        if layout is not None:
+            key, fast = layout
+            done = _extract(family, fast)
+            matched = done[key].is_not_null()
+            subs.append(done.filter(matched))
+            family = family.filter(~matched)
+        if len(family):
+            subs.append(_extract(family, exprs))
     del rows, taken
-    for c, dtype in TYPED.items():
-        base = pl.String if dtype == pl.Categorical else dtype
-        col = pl.repeat(None, n, dtype=base, eager=True).alias(c)
-        for sub in subs:
-            if c in sub.columns:
-                col = col.scatter(sub["_row"], sub[c].cast(base))
-        df = df.with_columns(col.cast(dtype))
-    return df
+    # Every family's rows in one frame, then each column put in row order with one gather
+    # (rows of no family gather a null).
+    if subs:
+        found = pl.concat(subs, how="diagonal_relaxed")
+        at = pl.repeat(None, n, dtype=pl.UInt32, eager=True).scatter(
+            found["_row"], pl.int_range(len(found), dtype=pl.UInt32, eager=True))
+        found = found.select(c for c in found.columns if c in TYPED)
+        placed = found.select(pl.all().gather(at))
+    else:
+        placed = pl.DataFrame()
+    return df.with_columns(
+        placed[c] if c in placed.columns else pl.repeat(None, n, dtype=dtype, eager=True).alias(c)
+        for c, dtype in TYPED.items()
+    )
+
+
+_SAMPLE = 2048  # rows of a family looked at to decide whether its bodies repeat
+
+
+def _extract(rows: pl.DataFrame, exprs: list[pl.Expr]) -> pl.DataFrame:
+    """``_row`` and the family's fields of each row.
+
+    Bodies repeat a lot in some families (the same lock taken again and again, the same pair
+    of tasks switching): there the patterns run once per distinct body and are joined back.
+    Where they do not (allocations: every pointer is new), they run on every row.
+    """
+    sample = rows["body"].head(_SAMPLE)
+    if sample.n_unique() * 2 > len(sample):
+        return _typed(rows.lazy().with_columns(exprs).drop("event", "body").collect())
+    distinct = _typed(rows.select("body").unique().lazy().with_columns(exprs).collect())
+    return rows.join(distinct, on="body", how="left", maintain_order="left").drop("event", "body")
+
+
+def _typed(df: pl.DataFrame) -> pl.DataFrame:
+    """The TYPED dtypes (Categorical names are hashed here, on as few rows as possible)."""
+    return df.with_columns(pl.col(c).cast(TYPED[c]) for c in df.columns if c in TYPED)

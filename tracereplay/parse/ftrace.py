@@ -18,7 +18,13 @@ import polars as pl
 from lark import Token, Tree
 from lark.exceptions import UnexpectedInput
 
-from .grammar import body_patterns, event_prefix_pattern, ftrace_parser, named_head_pattern
+from .grammar import (
+    body_patterns,
+    event_prefix_pattern,
+    ftrace_parser,
+    named_head_pattern,
+    prefix_tail_pattern,
+)
 
 # Columns every parse path produces, before typing.
 BASE = ["line", "comm", "pid", "tgid", "cpu", "flags", "ts", "event", "body"]
@@ -65,12 +71,28 @@ class ParsedFile:
     cpus_header: int | None = None
 
 
-def split_lines(text: str) -> pl.Series:
-    """Lines of the text (CRLF tolerated); a final newline does not start another line."""
-    parts = text.split("\n")  # str.split is cheaper than building one huge polars string
-    if text.endswith("\n") or not text:
-        parts.pop()
-    return pl.Series("raw", parts, dtype=pl.String).str.strip_suffix("\r")
+def split_lines(text: str | bytes) -> pl.Series:
+    """Lines of the text (CRLF tolerated); a final newline does not start another line.
+
+    Bytes are split and decoded by polars' multithreaded CSV reader, read as one column whose
+    separator is a control byte the text does not hold: that is several times cheaper than
+    Python's ``str.split`` plus building a Series from the pieces. Bytes that are not UTF-8
+    become U+FFFD, the same as Python's ``errors="replace"``.
+    """
+    data = text.encode("utf-8", errors="surrogatepass") if isinstance(text, str) else text
+    sep = next((c for c in _SEPARATORS if data.find(c) < 0), None)
+    if sep is None or not data:
+        parts = data.decode("utf-8", errors="replace").split("\n")
+        if data.endswith(b"\n") or not data:
+            parts.pop()
+        return pl.Series("raw", parts, dtype=pl.String).str.strip_suffix("\r")
+    lines = pl.read_csv(data, has_header=False, separator=sep.decode(), quote_char=None,
+                        schema={"raw": pl.String}, encoding="utf8-lossy", comment_prefix=None)
+    return lines.to_series().fill_null("")  # blank lines come back null
+
+
+# Column separators for split_lines: control bytes that ftrace text practically never holds.
+_SEPARATORS = [bytes([c]) for c in (0x1F, 0x1E, 0x1D, 0x1C, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06)]
 
 
 def is_html(raw: pl.Series) -> bool:
@@ -78,42 +100,83 @@ def is_html(raw: pl.Series) -> bool:
     return any(_HTML_START.match(h or "") for h in raw.head(20).to_list())
 
 
-CHUNK_CHARS = 8 << 20  # lines are parsed in chunks of about this many characters
+CHUNK_CHARS = 8 << 20  # lines are parsed in chunks of about this many bytes
 
 
-def chunks(text: str, size: int = CHUNK_CHARS):
-    """(first line number, chunk) pieces of the text, cut after a newline."""
-    line, pos, n = 1, 0, len(text)
+def chunks(data: bytes, size: int = CHUNK_CHARS):
+    """(first line number, chunk) pieces of the data, cut after a newline."""
+    line, pos, n = 1, 0, len(data)
     while pos < n:
-        end = text.find("\n", min(pos + size, n) - 1)
+        end = data.find(b"\n", min(pos + size, n) - 1)
         end = n if end < 0 else end + 1
-        piece = text[pos:end]
+        piece = data[pos:end]
         yield line, piece
-        line += piece.count("\n")
+        line += piece.count(b"\n")
         pos = end
 
 
-def _fast_chunk(first_line: int, piece: str, vectorised: bool) -> pl.LazyFrame:
-    """The vectorised pass over one chunk, as a query: every line with its prefix fields and, when
-    the pattern took it, its event and body (null: the line is left for lark)."""
+def _fast_chunk(first_line: int, piece: bytes, vectorised: bool) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The vectorised pass over one chunk: (BASE rows of the lines it took, in line order;
+    ``line``/``raw`` of the lines left for lark).
+
+    ASCII lines of named events, nearly all lines, take the cheap route: a DFA search finds
+    where the task name ends and a one-pass pattern splits what follows up to the body (see
+    ``prefix_tail_pattern``). Lines with other characters, whose byte offsets are not character
+    offsets, and the other body shapes take the full prefix pattern instead.
+    """
     raw = split_lines(piece)
-    n = len(raw)
-    df = pl.DataFrame({"line": pl.int_range(first_line, first_line + n, eager=True, dtype=pl.UInt32), "raw": raw})
-    pattern = event_prefix_pattern() if vectorised else "^(?P<pre>$^)(?P<comm>)(?P<pid>)(?P<tgid>)(?P<cpu>)(?P<flags>)(?P<ts>)"
-    # Body shapes in the lexer's priority order: the first pattern that takes the rest wins.
-    # A named body (by far the most common) is its EVENT_HEAD and what follows it.
+    df = pl.DataFrame({"line": pl.int_range(first_line, first_line + len(raw), eager=True, dtype=pl.UInt32),
+                       "raw": raw})
+    if not vectorised:
+        return pl.DataFrame(schema=_BASE_SCHEMA), df
+    ascii_ = df.select(pl.col("raw").str.len_bytes() == pl.col("raw").str.len_chars()).to_series()
+    if ascii_.all():
+        wide = None
+    else:
+        wide, df = df.filter(~ascii_), df.filter(ascii_)
+    found = (
+        df.lazy()
+        .with_columns(pl.col("raw").str.find(prefix_tail_pattern()).alias("at"),
+                      pl.col("raw").str.extract_groups(prefix_tail_pattern()).alias("m"))
+        .unnest("m")
+        .with_columns(pl.col("raw").str.slice(0, pl.col("at")).str.strip_chars_start(" \t").alias("comm"),
+                      pl.col("raw").str.slice(pl.col("at") + pl.col("pre").str.len_bytes()).alias("body"))
+        # COMM is /\S.*?/ after LEAD: a line whose first match leaves no name is lark's to decide,
+        # and so is a body that is not "EVENT: ..."
+        .with_columns((pl.col("comm").str.contains(r"^\S") & pl.col("event").is_not_null()).fill_null(False).alias("ok"))
+        .collect()
+    )
+    named = found.filter(pl.col("ok")).select(BASE)
+    parts, slow = [named], [found.filter(pl.col("ok").not_()).select("line", "raw")]
+    if wide is not None:
+        slow.append(wide)
+    rest = pl.concat(slow)
+    if len(rest):
+        # The remaining lines: other body shapes, and lines with non-ASCII characters.
+        other = _full_prefix(rest).collect()
+        ok = pl.col("body").is_not_null()
+        parts.append(other.filter(ok).select(BASE))
+        slow = [other.filter(~ok).select("line", "raw")]
+    events = pl.concat(parts)
+    if len(parts) > 1 and len(parts[1]):
+        events = events.sort("line")
+    return events, pl.concat(slow) if len(slow) > 1 else slow[0]
+
+
+def _full_prefix(df: pl.DataFrame) -> pl.LazyFrame:
+    """The whole prefix pattern and every body shape, on lines the ASCII route did not take."""
     head = pl.col("rest").str.extract_groups(named_head_pattern())
     shapes = [(shape, pl.col("rest").str.extract_groups(pattern)) for shape, pattern in body_patterns()[1:]]
     event = pl.coalesce([head.struct.field("event")] + [_event_name(shape, m) for shape, m in shapes])
     body = pl.coalesce(
-        [pl.when(head.struct.field("head").is_not_null()).then(_after("rest", head.struct.field("head")))]
+        [pl.when(head.struct.field("head").is_not_null()).then(_after("rest", head.struct.field("head").str.len_chars()))]
         + [m.struct.field("body") for _, m in shapes]
     )
     return (
         df.lazy()
-        .with_columns(pl.col("raw").str.extract_groups(pattern).alias("m"))
+        .with_columns(pl.col("raw").str.extract_groups(event_prefix_pattern()).alias("m"))
         .unnest("m")
-        .with_columns(_after("raw", "pre").alias("rest"))
+        .with_columns(_after("raw", pl.col("pre").str.len_chars()).alias("rest"))
         .with_columns(event.alias("event"), body.alias("body"))
         .drop("pre", "rest")
     )
@@ -125,11 +188,12 @@ def parse_text(text: str, file: str, *, vectorised: bool = True, chunk_chars: in
     return parse_blocks([text], file, vectorised=vectorised, chunk_chars=chunk_chars)
 
 
-def parse_blocks(blocks: Iterable[str], file: str, *, vectorised: bool = True,
+def parse_blocks(blocks: Iterable[str | bytes], file: str, *, vectorised: bool = True,
                  chunk_chars: int = CHUNK_CHARS,
                  typer: Callable[[pl.DataFrame], pl.DataFrame] | None = None) -> ParsedFile:
-    """Parse a file given as consecutive blocks of text, each ending after a newline (except
-    perhaps the last): large files are read and parsed piece by piece to bound memory.
+    """Parse a file given as consecutive blocks of text or of UTF-8 bytes, each ending after a
+    newline (except perhaps the last): large files are read and parsed piece by piece to bound
+    memory.
 
     ``typer`` (optional) turns each chunk's BASE rows into their final form as soon as they are
     parsed, so the untyped strings of a large file never exist all at once."""
@@ -142,23 +206,23 @@ def parse_blocks(blocks: Iterable[str], file: str, *, vectorised: bool = True,
 
     fasts, slows, n = [], [], 0
     batch = max(1, pl.thread_pool_size())  # chunks in flight at once: one per thread
-    head_text = ""
+    head = b""
 
     def pieces():
-        nonlocal head_text
+        nonlocal head
         line = 1
-        for text in blocks:
-            if not head_text:
-                head_text = text[:4096]
-            first, piece = 1, ""
-            for first, piece in chunks(text, chunk_chars):
+        for block in blocks:
+            data = block.encode("utf-8", errors="surrogatepass") if isinstance(block, str) else block
+            if not head:
+                head = data[:4096]
+            first, piece = 1, b""
+            for first, piece in chunks(data, chunk_chars):
                 yield line + first - 1, piece
-            line += first - 1 + piece.count("\n")  # the lines before the last piece, then its own
+            line += first - 1 + piece.count(b"\n")  # the lines before the last piece, then its own
 
-    def work(first: int, piece: str) -> tuple[pl.DataFrame, pl.DataFrame, int]:
-        done = _fast_chunk(first, piece, vectorised).collect()
-        ok = pl.col("body").is_not_null()
-        return finish(done.filter(ok).select(BASE)), done.filter(~ok).select("line", "raw"), len(done)
+    def work(first: int, piece: bytes) -> tuple[pl.DataFrame, pl.DataFrame, int]:
+        events, slow = _fast_chunk(first, piece, vectorised)
+        return finish(events), slow, len(events) + len(slow)
 
     def take(future) -> None:
         nonlocal n
@@ -182,7 +246,7 @@ def parse_blocks(blocks: Iterable[str], file: str, *, vectorised: bool = True,
 
     result = ParsedFile(file=file, lines=n, events=fast)
     slow_df = pl.DataFrame(_parse_slow(slow.iter_rows(), result), schema=_BASE_SCHEMA, orient="row")
-    if is_html(split_lines(head_text)) and result.malformed:
+    if is_html(split_lines(head[: head.rfind(b"\n") + 1] or head)) and result.malformed:
         # In an HTML wrapper, what is neither an event nor a known ftrace line is the wrapper
         # itself (markup, JavaScript, CSS, JSON): count it as such, by line.
         result.non_events["html"] = result.non_events.get("html", 0) + len(result.malformed)
@@ -199,10 +263,10 @@ def parse_blocks(blocks: Iterable[str], file: str, *, vectorised: bool = True,
     return result
 
 
-def _after(col: str, prefix: str | pl.Expr) -> pl.Expr:
-    """What follows a matched prefix of a column, without the separating blanks (``_SP?``)."""
-    p = pl.col(prefix) if isinstance(prefix, str) else prefix
-    return pl.col(col).str.slice(p.str.len_chars()).str.strip_chars_start(" \t")
+def _after(col: str, length: pl.Expr) -> pl.Expr:
+    """What follows the first ``length`` characters of a column, without the separating blanks
+    (``_SP?``)."""
+    return pl.col(col).str.slice(length).str.strip_chars_start(" \t")
 
 
 def _event_name(shape: str, m: pl.Expr) -> pl.Expr:

@@ -64,6 +64,25 @@ def event_prefix_pattern() -> str:
 
 
 @cache
+def prefix_tail_pattern() -> str:
+    """What follows the task name in EVENT_PREFIX, ``-PID [(TGID)] [CPU] [FLAGS] TIMESTAMP:``,
+    then the blanks and, when there is one, the EVENT_HEAD of a named body and its blanks.
+
+    Unanchored, the leftmost place it matches is where the grammar's lazy COMM ends: a DFA finds
+    it, instead of a backtracking capture over the task name. Its pieces are unambiguous (a
+    one-pass pattern) so the groups are cheap to take, and ASCII classes keep the matcher on
+    its fast path; a line they miss is left to lark, which decides it by the grammar itself.
+    Group ``pre`` is the whole match: the body is what follows it.
+    """
+    t = terminal
+    return (
+        rf"(?-u)(?P<pre>-(?P<pid>{t('PID')})\s+(?:\(\s*(?P<tgid>{t('TGID')})\)\s+)?"
+        rf"\[(?P<cpu>{t('CPU')})\]\s+(?:(?P<flags>{t('FLAGS')})\s+)?(?P<ts>{t('TIMESTAMP')}):"
+        rf"[ \t]*(?:(?P<event>{t('EVENT_NAME')}):[ \t]*)?)"
+    )
+
+
+@cache
 def body_patterns() -> list[tuple[str, str]]:
     """(shape, pattern) for the body shapes, in the lexer's priority order.
 
