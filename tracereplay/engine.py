@@ -141,6 +141,10 @@ class Replay:
         return f
 
 
+# One mapping entry's operations: (op, frame of ``_i``, the event's row, and the operands).
+Group = tuple[str, pl.DataFrame]
+
+
 class Model:
     """A shadow model. OPS maps each operation it consumes to the operands it needs; for an
     operation ``fence.signal`` the model defines ``op_signal(self, i, *operands)``."""
@@ -153,6 +157,16 @@ class Model:
 
     def handler(self, op: str) -> Callable:
         return getattr(self, "op_" + op.split(".", 1)[1])
+
+    def run(self, groups: list[Group], order: list[int]) -> None:
+        """Apply this model's operations in trace order: ``order[k]`` is the group of the k-th.
+
+        One handler call per operation; a model with a hot path overrides this with one loop
+        over operands it derives in polars (the handlers stay the reference semantics)."""
+        handlers = [self.handler(op) for op, _ in groups]
+        nexts = [iter(zip(*(sub[c].to_list() for c in sub.columns), strict=True)).__next__ for _, sub in groups]
+        for g in order:
+            handlers[g](*nexts[g]())
 
     def finish(self) -> None:
         """End of trace: report what is still open."""
@@ -176,11 +190,12 @@ def known_ops(models: list[type[Model]] | None = None) -> dict[str, tuple[str, .
     return ops
 
 
-def operations(table: TraceTable, entries: list[MapEntry], ops: dict[str, tuple[str, ...]]):
-    """Per mapping entry: (op, row indices, operand lists), each in table order.
+def operations(table: TraceTable, entries: list[MapEntry], ops: dict[str, tuple[str, ...]]) -> list[Group]:
+    """Per mapping entry: (op, frame of ``_i`` (the row) and the operands), in table order.
 
     The table is split by event name once (mapped events only), so each entry reads its own
-    rows rather than scanning the whole table."""
+    rows rather than scanning the whole table. Frames stay polars: a model may derive operands
+    in vectorised passes (``Model.run``) before it turns them into lists."""
     ev = table.events
     wanted = [e for e in entries if e.op in ops]
     names = sorted({e.event for e in wanted})
@@ -201,15 +216,30 @@ def operations(table: TraceTable, entries: list[MapEntry], ops: dict[str, tuple[
         part = parts.get((e.event,))
         if part is None:
             continue
-        names_ = ops[e.op]
-        cols = [operand(e.fields[n]).alias(n) for n in names_]
+        cols = [operand(e.fields[n]).alias(n) for n in ops[e.op]]
         if e.where:
             part = part.filter(condition(e.where).fill_null(False))
         sub = part.select(pl.col("_i"), *cols)
         if sub.is_empty():
             continue
-        out.append((e.op, sub["_i"], [sub[n].to_list() for n in names_]))
+        out.append((e.op, sub))
     return out
+
+
+def stream_order(groups: list[Group]) -> list[int]:
+    """The group of each operation of the merged stream, in trace order (ties: mapping order).
+
+    Each group's own rows come in order, so the stream needs only the group sequence."""
+    if not groups:
+        return []
+    return (
+        pl.concat([
+            pl.DataFrame({"i": sub["_i"], "g": pl.repeat(g, sub.height, dtype=pl.UInt32, eager=True)})
+            for g, (_, sub) in enumerate(groups)
+        ])
+        .sort(["i", "g"])["g"]
+        .to_list()
+    )
 
 
 def replay(table: TraceTable, *, mappings: list[str] | None = None,
@@ -237,34 +267,57 @@ def _replay(table: TraceTable, mappings: list[str] | None, models: list[type[Mod
     ops = known_ops(classes)
     entries = load_mappings(mappings)
     validate(entries, known_ops(), table.events.columns)
+    groups = operations(table, entries, ops)
+    findings = None if observer is not None else _replay_by_model(table, classes, groups)
+    if findings is None:
+        findings = _replay_interleaved(table, classes, groups, observer)
+    return sorted(findings, key=lambda f: (f.file, f.line, f.rule))
+
+
+def _replay_by_model(table: TraceTable, classes: list[type[Model]], groups: list[Group]) -> list[Finding] | None:
+    """Each model over its own operations in one run (models share no state, so each sees the
+    same operations in the same order as in the merged stream).
+
+    Findings are sorted by (file, line, rule) afterwards, stably: the result equals the merged
+    replay's unless two models report the same rule at the same line, where the order would
+    depend on the interleaving. Then return None (the caller replays merged)."""
+    r = Replay(table)
+    owner_of: dict[str, int] = {}
+    for k, cls in enumerate(classes):
+        for op in cls.OPS:
+            owner_of[op] = k  # a later class takes an op over, as in the merged replay
+    first: dict[tuple, int] = {}  # (file, line, rule) -> the model that reported it
+    for k, cls in enumerate(classes):
+        m = cls(r)
+        start = len(r.findings)
+        mine = [(op, sub) for op, sub in groups if owner_of[op] == k]
+        if mine:
+            m.run(mine, stream_order(mine))
+        m.finish()
+        for f in r.findings[start:]:
+            if first.setdefault((f.file, f.line, f.rule), k) != k:
+                return None
+    return r.findings
+
+
+def _replay_interleaved(table: TraceTable, classes: list[type[Model]], groups: list[Group],
+                        observer: Callable[[int, Model], None] | None) -> list[Finding]:
+    """All models over the merged stream, one operation at a time (``history`` observes each)."""
     r = Replay(table)
     instances = [cls(r) for cls in classes]
     owner = {op: m for m in instances for op in m.OPS}
-    groups = operations(table, entries, ops)
     if groups:
-        handlers = [owner[op].handler(op) for op, _, _ in groups]
-        # (row, *operands) per operation, so the loop below is one call per operation
-        rows = [list(zip(ix.to_list(), *cols, strict=True)) for _, ix, cols in groups]
-        # which group each operation of the merged stream belongs to; each group's own rows
-        # come in order, so the stream only needs the group sequence
-        gs = (
-            pl.concat([
-                pl.DataFrame({"i": ix, "g": pl.repeat(g, len(ix), dtype=pl.UInt32, eager=True)})
-                for g, (_, ix, _) in enumerate(groups)
-            ])
-            .sort(["i", "g"])["g"]
-            .to_list()
-        )
-        nexts = [iter(rs).__next__ for rs in rows]
-        models_of = [owner[op] for op, _, _ in groups]
+        handlers = [owner[op].handler(op) for op, _ in groups]
+        nexts = [iter(zip(*(sub[c].to_list() for c in sub.columns), strict=True)).__next__ for _, sub in groups]
+        models_of = [owner[op] for op, _ in groups]
         if observer is None:
-            for g in gs:
+            for g in stream_order(groups):
                 handlers[g](*nexts[g]())
         else:
-            for g in gs:
+            for g in stream_order(groups):
                 args = nexts[g]()
                 handlers[g](*args)
                 observer(args[0], models_of[g])
     for m in instances:
         m.finish()
-    return sorted(r.findings, key=lambda f: (f.file, f.line, f.rule))
+    return r.findings
