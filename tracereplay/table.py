@@ -173,8 +173,11 @@ def typed_events(parsed: ParsedFile, file: str) -> pl.DataFrame:
     return parsed.events if parsed.typed else type_rows(parsed.events, file)
 
 
-def _health(file: str, df: pl.DataFrame, markers: list[Marker]) -> list[dict]:
-    """Windows where the trace is incomplete, from markers and from the stamps themselves."""
+def _health(file: str, df: pl.DataFrame, markers: list[Marker], *, backwards: bool = True) -> list[dict]:
+    """Windows where the trace is incomplete, from markers and from the stamps themselves.
+
+    ``backwards=False`` says the file's stamps never decrease, so no CPU's can: the per-CPU
+    scan for time going back is skipped."""
     df = df.select("cpu", "ts_ns", "line")  # narrow first: filters below copy what they keep
     rows: list[dict] = []
     for m in markers:
@@ -196,6 +199,8 @@ def _health(file: str, df: pl.DataFrame, markers: list[Marker]) -> list[dict]:
             what = "older data of this CPU overwritten"
         rows.append(dict(file=file, kind=m.kind, cpu=m.cpu, start_ns=start, end_ns=end, line=m.line,
                          detail=f"CPU {m.cpu}: {what}"))
+    if not backwards:
+        return rows
     back = (
         df.with_columns(prev=pl.col("ts_ns").shift(1).over("cpu"))
         .filter(pl.col("ts_ns") < pl.col("prev"))
@@ -218,14 +223,15 @@ def build_table(parsed: list[tuple[str, ParsedFile]]) -> TraceTable:
             clock = "ns" if not len(df) or p.events["ts"].str.contains(".", literal=True).any() else "counter"
         infos.append(FileInfo(file, p.lines, len(df), dict(p.non_events), list(p.malformed), clock,
                               p.entries, p.cpus_header, ooo))
-        health.extend(_health(file, df, p.markers))
+        health.extend(_health(file, df, p.markers, backwards=ooo > 0 or df["ts_ns"].null_count() > 0))
         frames.append(df)
         p.events = p.events.clear()  # the typed table replaces it
     events = pl.concat(frames) if frames else pl.DataFrame(schema={c: pl.String for c in COLUMNS})
     # tracefs `trace` is already merged in time order: sort only when it is not (per-CPU
     # buffers, systrace, several files), stably so equal stamps keep file order.
     ts = events["ts_ns"]
-    if ts.null_count() or len(ts) > 1 and not (ts.diff().drop_nulls() >= 0).all():
+    in_order = len(frames) == 1 and infos[0].out_of_order == 0 and not ts.null_count()
+    if not in_order and (ts.null_count() or len(ts) > 1 and not (ts.diff().drop_nulls() >= 0).all()):
         events = events.sort("ts_ns", maintain_order=True, nulls_last=False)
     return TraceTable(events, infos, pl.DataFrame(health, schema=HEALTH_SCHEMA))
 
