@@ -12,7 +12,9 @@ from collections import deque
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-from ..engine import Model, Replay
+import polars as pl
+
+from ..engine import Group, Model, Replay
 from ..findings import Evidence
 
 # lockdep maps acquired with check=0 (rcu_lock_acquire and friends): lockdep never validates
@@ -62,6 +64,36 @@ def instance_key(addr: str | None, name: str) -> str:
 def _usable(addr: str | None) -> bool:
     # Without an entropy source %p prints "(____ptrval____)" for every pointer.
     return bool(addr) and "ptrval" not in addr
+
+
+# operation kinds of LockModel.run's loop
+_ACQUIRE, _RELEASE = object(), object()
+
+
+def _bools(s: pl.Series) -> list[bool]:
+    """bool() of each operand (None -> False), as the handlers take read/trylock."""
+    if s.dtype == pl.Boolean:
+        return s.fill_null(False).to_list()
+    return [bool(v) for v in s.to_list()]
+
+
+def _checks(names: pl.Series) -> list[bool]:
+    """Per row, whether lockdep validates the class (``not no_check(name)``), once per name."""
+    values = names.to_list()
+    check = {n: not no_check(n) for n in set(values)}
+    return list(map(check.__getitem__, values))
+
+
+def _keys(sub: pl.DataFrame) -> list[str]:
+    """``instance_key(addr, name)`` per row, in one vectorised pass over string operands."""
+    addr, name = sub["addr"], sub["name"]
+    if addr.dtype == pl.String and name.dtype in (pl.String, pl.Categorical):
+        usable = addr.is_not_null() & (addr.str.len_bytes() > 0) & ~addr.str.contains("ptrval", literal=True)
+        keys = sub.select(pl.when(usable).then(pl.col("addr"))
+                          .otherwise(pl.lit("name:") + pl.col("name").cast(pl.String)))[:, 0]
+        if not keys.null_count():
+            return keys.to_list()
+    return list(map(instance_key, addr.to_list(), name.to_list()))  # raises where instance_key does
 
 
 @dataclass(slots=True)
@@ -141,15 +173,84 @@ class LockModel(Model):
             self._mark_usage(i, ctx, h)
         stack.append(h)
 
-    def op_release(self, i: int, addr: str, name: str) -> None:
+    def run(self, groups: list[Group], order: list[int]) -> None:
+        """op_acquire and op_release in one loop over prepared operands (the instance key,
+        whether lockdep checks the class, read/trylock as bools), for the common cases: an
+        acquisition that meets no held lock of its instance or class and whose dependency on the
+        lock below it is known, a release of the top of the stack. Anything else takes the same
+        helpers as the handlers."""
+        kinds, nexts = [], []
+        for op, sub in groups:
+            if op == "lock.acquire":
+                kinds.append(_ACQUIRE)
+                nexts.append(iter(zip(sub["_i"].to_list(), sub["addr"].to_list(), sub["name"].to_list(),
+                                      _bools(sub["trylock"]), _bools(sub["read"]), _keys(sub),
+                                      _checks(sub["name"]), strict=True)).__next__)
+            elif op == "lock.release":
+                kinds.append(_RELEASE)
+                nexts.append(iter(zip(sub["_i"].to_list(), sub["addr"].to_list(), sub["name"].to_list(),
+                                      _keys(sub), strict=True)).__next__)
+            else:
+                handler = self.handler(op)
+                kinds.append(handler)
+                nexts.append(iter(zip(*(sub[c].to_list() for c in sub.columns), strict=True)).__next__)
         r = self.r
-        ctx = r.contexts[i]
+        contexts = r.contexts if groups else []
+        irqs_off = r.irqs_off if groups else []
+        bh_off = r.bh_off if self.bh_known else None
+        held, released, edge_seen, marked = self.held, self.released, self.edge_seen, self.marked
+        read_classes = self.read_classes
+        for g in order:
+            kind = kinds[g]
+            if kind is _ACQUIRE:
+                i, addr, name, trylock, read, key, check = nexts[g]()
+                ctx = contexts[i]
+                stack = held.get(ctx)
+                if stack is None:
+                    stack = held[ctx] = []
+                h = Held(key, addr, name, read, trylock, i, check)
+                if check:
+                    if read:
+                        read_classes.add(name)
+                    if stack and not trylock:
+                        for x in stack:
+                            if x.key == key or x.name == name:
+                                self._check_recursion(i, ctx, stack, h)
+                                break
+                        top = stack[-1]
+                        if (not top.check or top.trylock or top.name == name
+                                or (top.key, top.name, top.read, key, name, read) not in edge_seen):
+                            self._add_dependencies(i, ctx, stack, h)
+                    off = irqs_off[i]
+                    if off is not None and (name, ctx[0], off, bh_off[i] if bh_off is not None else None,
+                                            read, trylock) not in marked:
+                        self._mark_usage(i, ctx, h)
+                stack.append(h)
+            elif kind is _RELEASE:
+                i, addr, name, key = nexts[g]()
+                ctx = contexts[i]
+                stack = held.get(ctx)
+                if stack and stack[-1].key == key:
+                    stack.pop()
+                    released[(ctx, key)] = i
+                else:
+                    self._release_other(i, addr, name, ctx, key, stack)
+            else:
+                kind(*nexts[g]())
+
+    def op_release(self, i: int, addr: str, name: str) -> None:
+        ctx = self.r.contexts[i]
         key = instance_key(addr, name)
         stack = self.held.get(ctx)
         if stack and stack[-1].key == key:  # the usual, nested release
             stack.pop()
             self.released[(ctx, key)] = i
             return
+        self._release_other(i, addr, name, ctx, key, stack)
+
+    def _release_other(self, i: int, addr: str, name: str, ctx: tuple, key: str, stack: list[Held] | None) -> None:
+        """A release of a lock that is not on top of the context's stack."""
+        r = self.r
         if self._pop(stack, key):
             self.released[(ctx, key)] = i
             return
