@@ -104,20 +104,18 @@ CHUNK_CHARS = 8 << 20  # lines are parsed in chunks of about this many bytes
 
 
 def chunks(data: bytes, size: int = CHUNK_CHARS):
-    """(first line number, chunk) pieces of the data, cut after a newline."""
-    line, pos, n = 1, 0, len(data)
+    """Pieces of about ``size`` bytes of the data, each cut after a newline."""
+    pos, n = 0, len(data)
     while pos < n:
         end = data.find(b"\n", min(pos + size, n) - 1)
         end = n if end < 0 else end + 1
-        piece = data[pos:end]
-        yield line, piece
-        line += piece.count(b"\n")
+        yield data[pos:end]
         pos = end
 
 
-def _fast_chunk(first_line: int, piece: bytes, vectorised: bool) -> tuple[pl.DataFrame, pl.DataFrame]:
+def _fast_chunk(piece: bytes, vectorised: bool) -> tuple[pl.DataFrame, pl.DataFrame]:
     """The vectorised pass over one chunk: (BASE rows of the lines it took, in line order;
-    ``line``/``raw`` of the lines left for lark).
+    ``line``/``raw`` of the lines left for lark), lines numbered from 1 in the chunk.
 
     ASCII lines of named events, nearly all lines, take the cheap route: a DFA search finds
     where the task name ends and a one-pass pattern splits what follows up to the body (see
@@ -125,7 +123,7 @@ def _fast_chunk(first_line: int, piece: bytes, vectorised: bool) -> tuple[pl.Dat
     offsets, and the other body shapes take the full prefix pattern instead.
     """
     raw = split_lines(piece)
-    df = pl.DataFrame({"line": pl.int_range(first_line, first_line + len(raw), eager=True, dtype=pl.UInt32),
+    df = pl.DataFrame({"line": pl.int_range(1, 1 + len(raw), eager=True, dtype=pl.UInt32),
                        "raw": raw})
     if not vectorised:
         return pl.DataFrame(schema=_BASE_SCHEMA), df
@@ -210,23 +208,26 @@ def parse_blocks(blocks: Iterable[str | bytes], file: str, *, vectorised: bool =
 
     def pieces():
         nonlocal head
-        line = 1
         for block in blocks:
             data = block.encode("utf-8", errors="surrogatepass") if isinstance(block, str) else block
             if not head:
                 head = data[:4096]
-            first, piece = 1, b""
-            for first, piece in chunks(data, chunk_chars):
-                yield line + first - 1, piece
-            line += first - 1 + piece.count(b"\n")  # the lines before the last piece, then its own
+            if len(data) <= chunk_chars * 3 // 2:
+                yield data  # a reader's block is already about a chunk: no copy
+            else:
+                yield from chunks(data, chunk_chars)
 
-    def work(first: int, piece: bytes) -> tuple[pl.DataFrame, pl.DataFrame, int]:
-        events, slow = _fast_chunk(first, piece, vectorised)
+    def work(piece: bytes) -> tuple[pl.DataFrame, pl.DataFrame, int]:
+        # line numbers count from 1 in each chunk until ``take`` knows where the chunk starts
+        events, slow = _fast_chunk(piece, vectorised)
         return finish(events), slow, len(events) + len(slow)
 
     def take(future) -> None:
         nonlocal n
         f, sl, k = future.result()
+        if n:
+            f = f.with_columns(pl.col("line") + n)
+            sl = sl.with_columns(pl.col("line") + n)
         fasts.append(f)
         slows.append(sl)
         n += k
@@ -235,8 +236,8 @@ def parse_blocks(blocks: Iterable[str | bytes], file: str, *, vectorised: bool =
     # in flight so memory stays flat; results are taken in order.
     with ThreadPoolExecutor(max_workers=batch) as pool:
         pending: deque = deque()
-        for first, piece in pieces():
-            pending.append(pool.submit(work, first, piece))
+        for piece in pieces():
+            pending.append(pool.submit(work, piece))
             if len(pending) >= batch:
                 take(pending.popleft())
         while pending:
