@@ -134,11 +134,13 @@ def _fast_chunk(piece: bytes, vectorised: bool) -> tuple[pl.DataFrame, pl.DataFr
         wide, df = df.filter(~ascii_), df.filter(ascii_)
     found = (
         df.lazy()
-        .with_columns(pl.col("raw").str.find(prefix_tail_pattern()).alias("at"),
-                      pl.col("raw").str.extract_groups(prefix_tail_pattern()).alias("m"))
+        .with_columns(pl.col("raw").str.find(prefix_tail_pattern()).alias("at"))
+        .with_columns(pl.col("raw").str.slice(pl.col("at")).alias("tail"),
+                      pl.col("raw").str.slice(0, pl.col("at")).str.strip_chars_start(" \t").alias("comm"))
+        # anchored where the search found it, the split of the tail is a one-pass match
+        .with_columns(pl.col("tail").str.extract_groups(prefix_tail_pattern(anchored=True)).alias("m"))
         .unnest("m")
-        .with_columns(pl.col("raw").str.slice(0, pl.col("at")).str.strip_chars_start(" \t").alias("comm"),
-                      pl.col("raw").str.slice(pl.col("at") + pl.col("pre").str.len_bytes()).alias("body"))
+        .with_columns(pl.col("tail").str.slice(pl.col("pre").str.len_bytes()).alias("body"))
         # COMM is /\S.*?/ after LEAD: a line whose first match leaves no name is lark's to decide,
         # and so is a body that is not "EVENT: ..."
         .with_columns((pl.col("comm").str.contains(r"^\S") & pl.col("event").is_not_null()).fill_null(False).alias("ok"))

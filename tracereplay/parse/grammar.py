@@ -64,7 +64,7 @@ def event_prefix_pattern() -> str:
 
 
 @cache
-def prefix_tail_pattern() -> str:
+def prefix_tail_pattern(anchored: bool = False) -> str:
     """What follows the task name in EVENT_PREFIX, ``-PID [(TGID)] [CPU] [FLAGS] TIMESTAMP:``,
     then the blanks and, when there is one, the EVENT_HEAD of a named body and its blanks.
 
@@ -72,11 +72,12 @@ def prefix_tail_pattern() -> str:
     it, instead of a backtracking capture over the task name. Its pieces are unambiguous (a
     one-pass pattern) so the groups are cheap to take, and ASCII classes keep the matcher on
     its fast path; a line they miss is left to lark, which decides it by the grammar itself.
-    Group ``pre`` is the whole match: the body is what follows it.
+    Group ``pre`` is the whole match: the body is what follows it. ``anchored`` matches only at
+    the start of the text (a search runs first; the groups are then taken where it matched).
     """
     t = terminal
     return (
-        rf"(?-u)(?P<pre>-(?P<pid>{t('PID')})\s+(?:\(\s*(?P<tgid>{t('TGID')})\)\s+)?"
+        rf"(?-u){'^' if anchored else ''}(?P<pre>-(?P<pid>{t('PID')})\s+(?:\(\s*(?P<tgid>{t('TGID')})\)\s+)?"
         rf"\[(?P<cpu>{t('CPU')})\]\s+(?:(?P<flags>{t('FLAGS')})\s+)?(?P<ts>{t('TIMESTAMP')}):"
         rf"[ \t]*(?:(?P<event>{t('EVENT_NAME')}):[ \t]*)?)"
     )
