@@ -156,3 +156,23 @@ def test_double_free_far_apart_stays_an_error(trace_file):
     lines = [alloc(Q, 1.0, cpu=0), free(Q, 1.5, cpu=1), free(Q, 2.0, cpu=0)]
     (f,) = run(trace_file, lines)
     assert (f.rule, f.severity, f.line) == ("SLAB-DOUBLE-FREE", "error", L + 3)
+
+
+def test_addr_key_list_matches_addr_key():
+    """The vectorised address keys equal addr_key on every shape, printed or malformed."""
+    import random
+
+    import polars as pl
+
+    from tracereplay.models.slab import addr_key, addr_key_list
+
+    vals = [None, "", "0", "0000000000000000", "00000000deadbeef", "ffff888012345678", "FFFF888012345678",
+            "0x0", "0x", "0X1F", "0x0000abc", " 0xabc", "(null)", "(____ptrval____)", "12345678", "0x1_0",
+            "ffff8880123456789", "0xg1", "-0x1"]
+    rnd = random.Random(1)
+    vals += [rnd.choice(["", "0x", "0X"]) + "".join(rnd.choice("0000123456789abcdefABCDEFx _g") for _ in range(n))
+             for n in (rnd.randrange(20) for _ in range(5000))]
+    want = [addr_key(v) for v in vals]
+    s = pl.Series(vals, dtype=pl.String)
+    assert addr_key_list(s) == want
+    assert addr_key_list(s.cast(pl.Categorical)) == want

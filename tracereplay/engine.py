@@ -141,8 +141,9 @@ class Replay:
         return f
 
 
-# One mapping entry's operations: (op, frame of ``_i``, the event's row, and the operands).
-Group = tuple[str, pl.DataFrame]
+# One mapping entry's operations: (op, event name, frame of ``_i`` (the event's row) and the
+# operands).
+Group = tuple[str, str, pl.DataFrame]
 
 
 class Model:
@@ -163,8 +164,8 @@ class Model:
 
         One handler call per operation; a model with a hot path overrides this with one loop
         over operands it derives in polars (the handlers stay the reference semantics)."""
-        handlers = [self.handler(op) for op, _ in groups]
-        nexts = [iter(zip(*(sub[c].to_list() for c in sub.columns), strict=True)).__next__ for _, sub in groups]
+        handlers = [self.handler(op) for op, _, _ in groups]
+        nexts = [iter(zip(*(sub[c].to_list() for c in sub.columns), strict=True)).__next__ for _, _, sub in groups]
         for g in order:
             handlers[g](*nexts[g]())
 
@@ -191,7 +192,7 @@ def known_ops(models: list[type[Model]] | None = None) -> dict[str, tuple[str, .
 
 
 def operations(table: TraceTable, entries: list[MapEntry], ops: dict[str, tuple[str, ...]]) -> list[Group]:
-    """Per mapping entry: (op, frame of ``_i`` (the row) and the operands), in table order.
+    """Per mapping entry: (op, event, frame of ``_i`` (the row) and the operands), in table order.
 
     The table is split by event name once (mapped events only), so each entry reads its own
     rows rather than scanning the whole table. Frames stay polars: a model may derive operands
@@ -222,7 +223,7 @@ def operations(table: TraceTable, entries: list[MapEntry], ops: dict[str, tuple[
         sub = part.select(pl.col("_i"), *cols)
         if sub.is_empty():
             continue
-        out.append((e.op, sub))
+        out.append((e.op, e.event, sub))
     return out
 
 
@@ -235,7 +236,7 @@ def stream_order(groups: list[Group]) -> list[int]:
     return (
         pl.concat([
             pl.DataFrame({"i": sub["_i"], "g": pl.repeat(g, sub.height, dtype=pl.UInt32, eager=True)})
-            for g, (_, sub) in enumerate(groups)
+            for g, (_, _, sub) in enumerate(groups)
         ])
         .sort(["i", "g"])["g"]
         .to_list()
@@ -290,7 +291,7 @@ def _replay_by_model(table: TraceTable, classes: list[type[Model]], groups: list
     for k, cls in enumerate(classes):
         m = cls(r)
         start = len(r.findings)
-        mine = [(op, sub) for op, sub in groups if owner_of[op] == k]
+        mine = [grp for grp in groups if owner_of[grp[0]] == k]
         if mine:
             m.run(mine, stream_order(mine))
         m.finish()
@@ -307,9 +308,9 @@ def _replay_interleaved(table: TraceTable, classes: list[type[Model]], groups: l
     instances = [cls(r) for cls in classes]
     owner = {op: m for m in instances for op in m.OPS}
     if groups:
-        handlers = [owner[op].handler(op) for op, _ in groups]
-        nexts = [iter(zip(*(sub[c].to_list() for c in sub.columns), strict=True)).__next__ for _, sub in groups]
-        models_of = [owner[op] for op, _ in groups]
+        handlers = [owner[op].handler(op) for op, _, _ in groups]
+        nexts = [iter(zip(*(sub[c].to_list() for c in sub.columns), strict=True)).__next__ for _, _, sub in groups]
+        models_of = [owner[op] for op, _, _ in groups]
         if observer is None:
             for g in stream_order(groups):
                 handlers[g](*nexts[g]())

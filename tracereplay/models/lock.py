@@ -180,7 +180,7 @@ class LockModel(Model):
         lock below it is known, a release of the top of the stack. Anything else takes the same
         helpers as the handlers."""
         kinds, nexts = [], []
-        for op, sub in groups:
+        for op, _, sub in groups:
             if op == "lock.acquire":
                 kinds.append(_ACQUIRE)
                 nexts.append(iter(zip(sub["_i"].to_list(), sub["addr"].to_list(), sub["name"].to_list(),

@@ -16,10 +16,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-from ..engine import Model, Replay
+import polars as pl
+
+from ..engine import Group, Model, Replay
 from .lock import _norm_addr
 
 
@@ -49,6 +52,33 @@ def addr_key(v) -> tuple[str, str] | None:
     return ("hashed", s)
 
 
+def addr_key_list(s: pl.Series, values: list | None = None) -> list[tuple[str, str] | None]:
+    """``addr_key`` of each value of ``s`` (``values``: ``s.to_list()`` if the caller has it).
+
+    The shapes tracepoints and kprobes print (bare hex digits, 0x-prefixed hex) are normalised
+    in one vectorised pass; any other value goes through ``addr_key`` itself."""
+    values = s.to_list() if values is None else values
+    if s.dtype not in (pl.String, pl.Categorical):
+        return [addr_key(v) for v in values]
+    low = s.cast(pl.String).str.to_lowercase()
+    f = pl.DataFrame({"v": low})
+    v = pl.col("v")
+    bare = v.str.contains(r"^[0-9a-f]+$")
+    prefixed = v.str.contains(r"^0x[0-9a-f]+$")
+    digits = pl.when(prefixed).then(v.str.slice(2)).otherwise(v).str.strip_chars_start("0")
+    # as addr_key: zero is NULL; 16 digits not zero-padded to 32 bits are a raw pointer
+    shaped = (bare | prefixed).fill_null(False)
+    raw = prefixed | (bare & (v.str.len_bytes() == 16) & ~v.str.starts_with("00000000"))
+    out = f.select(
+        ns=pl.when(~shaped | (digits == "")).then(None).when(raw).then(pl.lit("raw")).otherwise(pl.lit("hashed")),
+        addr=pl.when(raw).then("0x" + digits).otherwise(v),
+        shaped=shaped,
+    )
+    return [(n, a) if n is not None else (addr_key(x) if not ok else None)
+            for n, a, ok, x in zip(out["ns"].to_list(), out["addr"].to_list(), out["shaped"].to_list(), values,
+                                   strict=True)]
+
+
 @lru_cache(maxsize=64)
 def query(obj: str) -> tuple[str, str]:
     """A ``tracereplay history`` object for ``Model.state_of``: (kind, normalised), with the
@@ -76,6 +106,10 @@ def addr_keys(obj: str) -> list[tuple[str, str]]:
         if k is not None and k not in out:
             out.append(k)
     return out
+
+
+# operation kinds of SlabModel.run's loop
+_ALLOC, _FREE, _ENTER, _LEAVE = object(), object(), object(), object()
 
 
 @dataclass(slots=True)
@@ -126,6 +160,79 @@ class SlabModel(Model):
                 [r.evidence(j, f"{event} {p} call_site={cs}") for j, p, cs in frees[:10]],
                 key_objects=[event, site],
             )
+
+    def run(self, groups: list[Group], order: list[int]) -> None:
+        """op_alloc, op_free, op_read_lock and op_read_unlock in one loop over prepared
+        operands (address keys in one vectorised pass; the unused lockdep-map operands of the
+        RCU sections are never read), for the common cases: an allocation, a free of a live
+        object, entering a section, leaving the context's own section. Anything else takes the
+        handlers."""
+        kinds: list = []
+        nexts: list[Callable] = []
+        for op, event, sub in groups:
+            i = sub["_i"].to_list()
+            if op == "slab.alloc":
+                ptrs = sub["ptr"].to_list()
+                kinds.append(_ALLOC)
+                nexts.append(iter(zip(i, addr_key_list(sub["ptr"], ptrs), ptrs, sub["call_site"].to_list(),
+                                      strict=True)).__next__)
+            elif op == "slab.free":
+                ptrs, names = sub["ptr"].to_list(), sub["name"].to_list()
+                hows = {n: (event, n or None) for n in set(names)}  # how op_free tells allocators apart
+                kinds.append(_FREE)
+                nexts.append(iter(zip(i, addr_key_list(sub["ptr"], ptrs), ptrs, sub["call_site"].to_list(), names,
+                                      map(hows.__getitem__, names), strict=True)).__next__)
+            elif op in ("rcu.read_lock", "rcu.read_unlock"):
+                kinds.append(_ENTER if op == "rcu.read_lock" else _LEAVE)
+                nexts.append(iter(i).__next__)
+            else:
+                kinds.append(self.handler(op))
+                nexts.append(iter(zip(i, *(sub[c].to_list() for c in sub.columns[1:]), strict=True)).__next__)
+        objs, sections = self.objs, self.sections
+        contexts = self.r.contexts if _ENTER in kinds or _LEAVE in kinds else []
+        for g in order:
+            kind = kinds[g]
+            if kind is _ALLOC:
+                i, k, ptr, site = nexts[g]()
+                if k is None:
+                    continue
+                o = objs.get(k)
+                if o is None:
+                    o = objs[k] = Obj(str(ptr))
+                o.events.append((i, "alloc"))
+                o.allocated = o.live = True
+                o.site = site
+            elif kind is _FREE:
+                i, k, ptr, site, name, how = nexts[g]()
+                if k is None:
+                    continue
+                o = objs.get(k)
+                if o is not None and o.live and o.allocated:
+                    o.events.append((i, "free"))
+                    o.live = False
+                    o.freed_by = how
+                    o.free_site = site
+                else:
+                    self.op_free(i, ptr, site, name)
+            elif kind is _ENTER:
+                i = nexts[g]()
+                ctx = contexts[i]
+                s = sections.get(ctx)
+                if s is None:
+                    sections[ctx] = [1, i]
+                else:
+                    if s[0] == 0:
+                        s[1] = i
+                    s[0] += 1
+            elif kind is _LEAVE:
+                i = nexts[g]()
+                s = sections.get(contexts[i])
+                if s and s[0] > 0:
+                    s[0] -= 1
+                else:
+                    self.op_read_unlock(i, None, None)
+            else:
+                kind(*nexts[g]())
 
     # -- slab ------------------------------------------------------------------------------
     def op_alloc(self, i: int, ptr, call_site) -> None:
