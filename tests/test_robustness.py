@@ -41,3 +41,25 @@ def test_cli_never_tracebacks(tmp_path, ls, raw):
         r = CliRunner().invoke(main, [*cmd, str(p)])
         assert r.exit_code in (0, 1, 2), (cmd, r.output)
         assert "Traceback" not in r.output and "internal error" not in r.output, (cmd, r.output)
+
+
+def test_numbers_too_wide_for_their_columns_are_null_not_a_crash(tmp_path):
+    """A pid, cpu, stamp or field wider than the kernel could print (garbage in a capture) is
+    kept as an event with that column null."""
+    p = tmp_path / "wide.txt"
+    p.write_text(
+        "x-99999999999 [000] .... 1.0: sched_switch: prev_comm=a prev_pid=99999999999 prev_prio=120"
+        " prev_state=S ==> next_comm=b next_pid=2 next_prio=120\n"
+        "y-5 [99999999999] .... 2.0: contention_end: 0000000012345678 (ret=99999999999)\n"
+        "z-5 [000] .... 99999999999999999999.0: a: b\n"
+    )
+    from tracereplay.table import load_table
+
+    ev_ = load_table([str(p)]).events.sort("line")
+    assert ev_["pid"].to_list() == [None, 5, 5]
+    assert ev_["prev_pid"].to_list()[0] is None and ev_["next_pid"].to_list()[0] == 2
+    assert ev_["cpu"].to_list() == [0, None, 0] and ev_["ret"].to_list()[1] is None
+    assert ev_["ts_ns"].to_list() == [1_000_000_000, 2_000_000_000, None]
+    for cmd in (["check"], ["info"], ["stats"]):
+        r = CliRunner().invoke(main, [*cmd, str(p)])
+        assert r.exit_code == 0 and "internal error" not in r.output, (cmd, r.output)

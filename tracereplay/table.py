@@ -132,8 +132,8 @@ def decoded_flags(flags: pl.Series) -> pl.DataFrame:
 def _ts_ns_expr() -> pl.Expr:
     ts = pl.col("ts")
     parts = ts.str.split_exact(".", 1)
-    sec = parts.struct.field("field_0").cast(pl.Int64)
-    frac = parts.struct.field("field_1").str.pad_end(9, "0").str.slice(0, 9).cast(pl.Int64)
+    sec = parts.struct.field("field_0").cast(pl.Int64, strict=False)
+    frac = parts.struct.field("field_1").str.pad_end(9, "0").str.slice(0, 9).cast(pl.Int64, strict=False)
     return pl.when(ts.str.contains(".", literal=True)).then(sec * 1_000_000_000 + frac).otherwise(sec)
 
 
@@ -146,10 +146,10 @@ def ts_ns(ts: pl.Series) -> pl.Series:
     dot = ts.str.find(".", literal=True)
     decimals = ts.str.len_bytes().cast(pl.Int64) - dot.cast(pl.Int64) - 1
     if dot.null_count() == len(ts):
-        return ts.cast(pl.Int64).alias("ts_ns")
+        return ts.cast(pl.Int64, strict=False).alias("ts_ns")
     if dot.null_count() == 0 and decimals.min() == decimals.max() <= 9:
         scale = 10 ** (9 - int(decimals.min()))
-        return (ts.str.replace(".", "", literal=True).cast(pl.Int64) * scale).alias("ts_ns")
+        return (ts.str.replace(".", "", literal=True).cast(pl.Int64, strict=False) * scale).alias("ts_ns")
     return ts.to_frame("ts").select(_ts_ns_expr().alias("ts_ns")).to_series()
 
 
@@ -157,9 +157,11 @@ def type_rows(rows: pl.DataFrame, file: str) -> pl.DataFrame:
     """BASE rows (untyped strings) of one file -> rows of the canonical typed table."""
     df = rows.with_columns(
         pl.lit(file).alias("file"),
-        pl.col("pid").cast(pl.Int64),
-        pl.when(pl.col("tgid").str.contains(r"^\d+$")).then(pl.col("tgid")).cast(pl.Int64).alias("tgid"),
-        pl.col("cpu").cast(pl.Int64),
+        # the kernel's own widths (pid_t, int cpu): half the memory of 64-bit columns
+        # (a number too wide for them is no number the kernel printed: null, not a crash)
+        pl.col("pid").cast(pl.Int32, strict=False),
+        pl.when(pl.col("tgid").str.contains(r"^\d+$")).then(pl.col("tgid")).cast(pl.Int32, strict=False).alias("tgid"),
+        pl.col("cpu").cast(pl.Int32, strict=False),
         ts_ns(rows["ts"]),
         pl.col("line").cast(pl.Int64),
     )

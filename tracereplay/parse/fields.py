@@ -34,7 +34,7 @@ TYPED: dict[str, pl.DataType] = {
     "trylock": pl.Boolean,
     "read": pl.Boolean,
     "lock_flags": pl.Categorical,
-    "ret": pl.Int64,
+    "ret": pl.Int32,  # int, as the kernel's own fields (pid_t, int) are
     "driver": pl.Categorical,
     "timeline": pl.Categorical,
     "context": pl.Int64,
@@ -45,10 +45,10 @@ TYPED: dict[str, pl.DataType] = {
     "bytes_alloc": pl.Int64,
     "gfp_flags": pl.Categorical,
     "prev_comm": pl.Categorical,
-    "prev_pid": pl.Int64,
+    "prev_pid": pl.Int32,
     "prev_state": pl.Categorical,
     "next_comm": pl.Categorical,
-    "next_pid": pl.Int64,
+    "next_pid": pl.Int32,
     "rcu_name": pl.Categorical,
     "gp_seq": pl.Int64,
     "gp_event": pl.Categorical,
@@ -266,4 +266,4 @@ def _extract(rows: pl.DataFrame, exprs: list[pl.Expr]) -> pl.DataFrame:
 
 def _typed(df: pl.DataFrame) -> pl.DataFrame:
     """The TYPED dtypes (Categorical names are hashed here, on as few rows as possible)."""
-    return df.with_columns(pl.col(c).cast(TYPED[c]) for c in df.columns if c in TYPED)
+    return df.with_columns(pl.col(c).cast(TYPED[c], strict=False) for c in df.columns if c in TYPED)
