@@ -257,3 +257,16 @@ def test_xe_hw_fence_use_after_free(trace_file):
              xe("xe_hw_fence_free", 0x11, 5, 100.2), xe("xe_hw_fence_try_signal", 0x11, 5, 100.3)]
     (f,) = run(trace_file, lines)
     assert rules([f]) == [("FENCE-USE-AFTER-FREE", "error", ["17:5", "xe:xe_hw_fence"], L + 4)]
+
+
+def test_u32_list_matches_u32():
+    """The vectorised 32-bit reduction equals u32 for integer and text operands."""
+    import polars as pl
+
+    from tracereplay.models.fence import u32, u32_list
+
+    ints = [None, 0, 1, -1, 0xFFFFFFFF, 0x1_0000_0005, -(2**40), 2**62]
+    texts = [None, "7", "0x10", "0X1_0", " 12 ", "-3", "ctx", "", "0x1ffffffff"]
+    for values, dtype in ((ints, pl.Int64), (ints[:3], pl.Int8), ([0, 2**63 + 5], pl.UInt64),
+                          (texts, pl.String), ([True, False, None], pl.Boolean)):
+        assert u32_list(pl.Series(values, dtype=dtype)) == [u32(v) for v in values]

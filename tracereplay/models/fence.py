@@ -21,7 +21,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ..engine import Model, Replay
+import polars as pl
+
+from ..engine import Group, Model, Replay
 from ..findings import Evidence
 from .slab import gap_between, query
 
@@ -40,6 +42,23 @@ def u32(v) -> int | None:
     except ValueError:
         return None
     return n & 0xFFFFFFFF
+
+
+def u32_list(s: pl.Series) -> list[int | None]:
+    """``u32`` of each value: integers masked in one polars pass, anything else once per
+    distinct value."""
+    if s.dtype.is_integer():
+        wide = pl.UInt64 if s.dtype.is_unsigned_integer() else pl.Int64
+        return (s.cast(wide) & 0xFFFFFFFF).to_list()
+    values = s.to_list()
+    low = {v: u32(v) for v in set(values)}
+    return list(map(low.__getitem__, values))
+
+
+def _keys(context: pl.Series, seqno: pl.Series, src: list) -> list[tuple | None]:
+    """``FenceModel._key`` of each row, without its bookkeeping of event families."""
+    return [(s or "dma_fence", c, q) if c is not None and q is not None else None
+            for c, q, s in zip(u32_list(context), u32_list(seqno), src, strict=True)]
 
 
 def is_later(a: int, b: int) -> bool:
@@ -95,6 +114,29 @@ class FenceModel(Model):
         self.all: list[Fence] = []
         self.candidates: list[Fence] = []  # destroyed unsignalled with signalling enabled
         self.srcs: list[str] = []  # event families seen, for state_of
+
+    def run(self, groups: list[Group], order: list[int]) -> None:
+        """The handlers' ``on_*`` halves over fence keys made before the loop: context and
+        seqno reduced to 32 bits in one polars pass (or once per distinct value when the trace
+        prints them as text), and the event families in order of first use, as ``_key`` records
+        them."""
+        handlers, nexts, first_use = [], [], []
+        for g, (op, _, sub) in enumerate(groups):
+            i = sub["_i"].to_list()
+            keys = _keys(sub["context"], sub["seqno"], sub["src"].to_list())
+            firsts: dict[str, int] = {}
+            for row, k in zip(i, keys, strict=True):
+                if k is not None and k[0] not in firsts:
+                    firsts[k[0]] = row
+            first_use += [(row, g, src) for src, row in firsts.items()]
+            handlers.append(getattr(self, "on_" + op.split(".", 1)[1]))
+            extra = [sub[c].to_list() for c in sub.columns[4:]]  # init: driver, timeline
+            nexts.append(iter(zip(i, keys, *extra, strict=True)).__next__)
+        for *_, src in sorted(first_use):
+            if src not in self.srcs:
+                self.srcs.append(src)
+        for g in order:
+            handlers[g](*nexts[g]())
 
     # -- helpers ---------------------------------------------------------------------------
     def _key(self, context, seqno, src) -> tuple | None:
@@ -245,7 +287,9 @@ class FenceModel(Model):
 
     # -- operations ------------------------------------------------------------------------
     def op_init(self, i: int, context, seqno, src, driver, timeline) -> None:
-        key = self._key(context, seqno, src)
+        self.on_init(i, self._key(context, seqno, src), driver, timeline)
+
+    def on_init(self, i: int, key: tuple | None, driver, timeline) -> None:
         if key is None:
             return
         r = self.r
@@ -275,30 +319,40 @@ class FenceModel(Model):
         lst.append(f)
 
     def op_emit(self, i: int, context, seqno, src) -> None:
-        key = self._key(context, seqno, src)
+        self.on_emit(i, self._key(context, seqno, src))
+
+    def on_emit(self, i: int, key: tuple | None) -> None:
         f = self._lookup(i, key, "dma_fence_emit") if key else None
         if f is not None and f.emit is None:
             f.emit = i
 
     def op_enable_signal(self, i: int, context, seqno, src) -> None:
-        key = self._key(context, seqno, src)
+        self.on_enable_signal(i, self._key(context, seqno, src))
+
+    def on_enable_signal(self, i: int, key: tuple | None) -> None:
         f = self._lookup(i, key, "dma_fence_enable_signal") if key else None
         if f is not None and f.enable is None:
             f.enable = i
 
     def op_use(self, i: int, context, seqno, src) -> None:
-        key = self._key(context, seqno, src)
+        self.on_use(i, self._key(context, seqno, src))
+
+    def on_use(self, i: int, key: tuple | None) -> None:
         if key:
             self._lookup(i, key, self.r.event[i])
 
     def op_wait_start(self, i: int, context, seqno, src) -> None:
-        key = self._key(context, seqno, src)
+        self.on_wait_start(i, self._key(context, seqno, src))
+
+    def on_wait_start(self, i: int, key: tuple | None) -> None:
         f = self._lookup(i, key, "dma_fence_wait_start") if key else None
         if f is not None:
             f.waits[self.r.pid[i]] = i
 
     def op_wait_end(self, i: int, context, seqno, src) -> None:
-        key = self._key(context, seqno, src)
+        self.on_wait_end(i, self._key(context, seqno, src))
+
+    def on_wait_end(self, i: int, key: tuple | None) -> None:
         if not key:
             return
         lst = self.live.get(key)
@@ -310,7 +364,9 @@ class FenceModel(Model):
         self._lookup(i, key, "dma_fence_wait_end")
 
     def op_signaled(self, i: int, context, seqno, src) -> None:
-        key = self._key(context, seqno, src)
+        self.on_signaled(i, self._key(context, seqno, src))
+
+    def on_signaled(self, i: int, key: tuple | None) -> None:
         if not key:
             return
         r = self.r
@@ -357,7 +413,9 @@ class FenceModel(Model):
         )
 
     def op_signal_call(self, i: int, context, seqno, src) -> None:
-        key = self._key(context, seqno, src)
+        self.on_signal_call(i, self._key(context, seqno, src))
+
+    def on_signal_call(self, i: int, key: tuple | None) -> None:
         if not key:
             return
         r = self.r
@@ -385,7 +443,9 @@ class FenceModel(Model):
         )
 
     def op_destroy(self, i: int, context, seqno, src) -> None:
-        key = self._key(context, seqno, src)
+        self.on_destroy(i, self._key(context, seqno, src))
+
+    def on_destroy(self, i: int, key: tuple | None) -> None:
         if not key:
             return
         lst = self.live.get(key)
