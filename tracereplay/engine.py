@@ -34,6 +34,24 @@ CROSS_CPU_SLACK_NS = 20_000
 BY_ROW = frozenset({"file", "line", "ts", "comm"})
 
 
+_KINDS = ("nmi", "hardirq", "softirq", "idle", "task")
+
+
+def _context_codes(k: pl.DataFrame) -> pl.Expr | None:
+    """An Int64 expression numbering each distinct (kind ``k``, value ``v``) pair, or None
+    when the values are too wide to pack beside the kind."""
+    if not (k["v"].dtype.is_integer() or k["v"].dtype == pl.Null):
+        return None
+    lo, hi = k["v"].min(), k["v"].max()
+    if lo is None:
+        lo = hi = 0
+    if not (-(2**40) < lo and hi < 2**40):
+        return None
+    kind = pl.col("k").replace_strict(_KINDS, list(range(len(_KINDS))), return_dtype=pl.Int64)
+    value = (pl.col("v").cast(pl.Int64) - lo + 1).fill_null(0)  # 0: no value
+    return value * len(_KINDS) + kind
+
+
 class Replay:
     """Per-event context shared by the models, indexed by row of the event table.
 
@@ -73,11 +91,16 @@ class Replay:
             .otherwise(pl.lit("task"))
         )
         k = ev.select(kind.alias("k"), pl.when(kind == "task").then(pl.col("pid")).otherwise(pl.col("cpu")).alias("v"))
-        # one shared tuple per distinct context, referenced by every row of it
-        ids = k.select(pl.struct("k", "v").rank("dense").cast(pl.UInt32) - 1)[:, 0]
-        uniq = k.with_columns(id=ids).unique("id").sort("id")
-        shared = list(zip(uniq["k"].to_list(), uniq["v"].to_list(), strict=True))
-        return [shared[j] for j in ids.to_list()]
+        # one shared tuple per distinct context, referenced by every row of it: number the
+        # contexts by an integer code (kind, value) rather than ranking (kind, value) pairs
+        code = _context_codes(k)
+        if code is None:
+            ids = k.select(pl.struct("k", "v").rank("dense").cast(pl.Int64))[:, 0]
+        else:
+            ids = k.select(code)[:, 0]
+        uniq = k.with_columns(id=ids).unique("id")
+        shared = dict(zip(uniq["id"].to_list(), zip(uniq["k"].to_list(), uniq["v"].to_list(), strict=True), strict=True))
+        return list(map(shared.__getitem__, ids.to_list()))
 
     # -- context helpers --------------------------------------------------------------------
     def task(self, i: int) -> str:
@@ -194,37 +217,45 @@ def known_ops(models: list[type[Model]] | None = None) -> dict[str, tuple[str, .
 def operations(table: TraceTable, entries: list[MapEntry], ops: dict[str, tuple[str, ...]]) -> list[Group]:
     """Per mapping entry: (op, event, frame of ``_i`` (the row) and the operands), in table order.
 
-    The table is split by event name once (mapped events only), so each entry reads its own
-    rows rather than scanning the whole table. Frames stay polars: a model may derive operands
-    in vectorised passes (``Model.run``) before it turns them into lists."""
+    The rows of the mapped events are found in one pass; each entry then gathers only the
+    columns its condition and operands read, for its own rows (a body is copied only for the
+    events whose operands parse it). Frames stay polars: a model may derive operands in
+    vectorised passes (``Model.run``) before it turns them into lists."""
     ev = table.events
     wanted = [e for e in entries if e.op in ops]
     names = sorted({e.event for e in wanted})
     if not names or ev.is_empty():
         return []
-    used = {"event"}
-    for e in wanted:
-        for spec in [*e.fields.values(), *([e.where.partition("=")[0]] if e.where else [])]:
-            if spec.startswith("kv:"):
-                used |= {"args", "body"}
-            elif not spec.startswith("lit:"):
-                used.add(spec)
-    keep = [c for c in ev.columns if c in used]  # the split copies only what the operands read
-    mapped = ev.select(keep).with_row_index("_i").filter(pl.col("event").is_in(names))
-    parts = mapped.partition_by("event", as_dict=True, maintain_order=True)
+    rows = (ev.select("event").with_row_index("_i").filter(pl.col("event").is_in(names))
+            .partition_by("event", as_dict=True, maintain_order=True))
     out = []
     for e in wanted:
-        part = parts.get((e.event,))
+        part = rows.get((e.event,))
         if part is None:
             continue
-        cols = [operand(e.fields[n]).alias(n) for n in ops[e.op]]
+        ix = part["_i"]
         if e.where:
-            part = part.filter(condition(e.where).fill_null(False))
-        sub = part.select(pl.col("_i"), *cols)
+            src = _gather(ev, ix, _columns_of(e.where.partition("=")[0]))
+            ix = ix.filter(src.select(condition(e.where, src.schema).fill_null(False))[:, 0])
+        specs = [e.fields[n] for n in ops[e.op]]
+        src = _gather(ev, ix, sorted({c for spec in specs for c in _columns_of(spec)}))
+        sub = src.select(pl.col("_i"), *(operand(spec).alias(n) for n, spec in zip(ops[e.op], specs, strict=True)))
         if sub.is_empty():
             continue
         out.append((e.op, e.event, sub))
     return out
+
+
+def _gather(ev: pl.DataFrame, ix: pl.Series, columns: list[str]) -> pl.DataFrame:
+    """Rows ``ix`` of the table's ``columns``, with ``_i``."""
+    return pl.DataFrame([ix.alias("_i"), *(ev[c].gather(ix) for c in columns)])
+
+
+def _columns_of(spec: str) -> list[str]:
+    """The table columns an operand spec reads."""
+    if spec.startswith("kv:"):
+        return ["args", "body"]
+    return [] if spec.startswith("lit:") else [spec]
 
 
 def stream_order(groups: list[Group]) -> list[int]:

@@ -19,6 +19,7 @@ An operand is a column of the canonical table (`addr`, `context`, `ptr`, ...), `
 from __future__ import annotations
 
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -89,8 +90,12 @@ def operand(spec: str) -> pl.Expr:
     return pl.col(spec)
 
 
-def condition(spec: str) -> pl.Expr:
+def condition(spec: str, schema: Mapping[str, pl.DataType] | None = None) -> pl.Expr:
+    """The polars expression for a ``where`` spec; with the frame's ``schema``, a text column
+    is compared as it is (the same result as through the cast, without copying it)."""
     lhs, _, value = spec.partition("=")
+    if schema is not None and schema.get(lhs) in (pl.String, pl.Categorical):
+        return pl.col(lhs) == value
     return operand(lhs).cast(pl.String) == value
 
 
