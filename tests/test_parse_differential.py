@@ -167,3 +167,23 @@ def test_routes_agree_on_awkward_lines():
     assert fast.events.filter(pl.col("line") == 2)["comm"].item() == "Wéb Contènt"
     assert fast.events.filter(pl.col("line") == 3)["comm"].item() == "x [000] 1.0: y"
     assert [line for line, _ in fast.malformed] == [5, 6, 12, 13, 14]
+
+
+def test_lines_off_the_usual_layout_agree():
+    """Most lines pad the task name to 16 columns; the lines that do not (a longer name, a name
+    holding "-digits", a body shaped like a prefix) are searched for and agree with lark."""
+    usual = [f"{'task' + str(i % 7):>16}-{100 + i:<7} [00{i % 4}] d..1. {1000 + i}.000001: lock_acquire: "
+             f"00000000deadbeef &obj->lock" for i in range(300)]
+    odd = [
+        "     ab-12-3456 [001] d..1. 2000.000001: lock_release: 00000000deadbeef &obj->lock",  # -digits inside
+        "  a-1 [000] 1.0: b-99999   [002] d..1. 2000.000002: x: y",  # an earlier match: malformed
+        "this-task-name-is-long-4242 [003] d..1. 2000.000003: sched_process_exit: comm=a pid=1",
+        "     kworker/0:1-44      [001] d..1. 2000.000004 no_colon",  # the usual place, no match
+        "    x-1      [001] d..1. 2000.000005: y: z",
+    ]
+    text = "\n".join(usual[:150] + odd + usual[150:]) + "\n"
+    _same(text, "layout")
+    p = parse_text(text, "layout")
+    got = p.events.filter(pl.col("line").is_between(151, 155)).select("line", "comm", "pid").rows()
+    assert got == [(151, "ab-12", "3456"), (153, "this-task-name-is-long", "4242"), (155, "x", "1")]
+    assert [line for line, _ in p.malformed] == [152, 154]

@@ -24,6 +24,7 @@ from .grammar import (
     ftrace_parser,
     named_head_pattern,
     prefix_tail_pattern,
+    terminal,
 )
 
 # Columns every parse path produces, before typing.
@@ -117,9 +118,9 @@ def _fast_chunk(piece: bytes, vectorised: bool) -> tuple[pl.DataFrame, pl.DataFr
     """The vectorised pass over one chunk: (BASE rows of the lines it took, in line order;
     ``line``/``raw`` of the lines left for lark), lines numbered from 1 in the chunk.
 
-    ASCII lines of named events, nearly all lines, take the cheap route: a DFA search finds
-    where the task name ends and a one-pass pattern splits what follows up to the body (see
-    ``prefix_tail_pattern``). Lines with other characters, whose byte offsets are not character
+    ASCII lines of named events, nearly all lines, take the cheap route: the task name ends
+    where ``prefix_tail_pattern`` first matches, and that pattern, anchored there, splits what
+    follows up to the body. Lines with other characters, whose byte offsets are not character
     offsets, and the other body shapes take the full prefix pattern instead.
     """
     raw = split_lines(piece)
@@ -132,20 +133,7 @@ def _fast_chunk(piece: bytes, vectorised: bool) -> tuple[pl.DataFrame, pl.DataFr
         wide = None
     else:
         wide, df = df.filter(~ascii_), df.filter(ascii_)
-    found = (
-        df.lazy()
-        .with_columns(pl.col("raw").str.find(prefix_tail_pattern()).alias("at"))
-        .with_columns(pl.col("raw").str.slice(pl.col("at")).alias("tail"),
-                      pl.col("raw").str.slice(0, pl.col("at")).str.strip_chars_start(" \t").alias("comm"))
-        # anchored where the search found it, the split of the tail is a one-pass match
-        .with_columns(pl.col("tail").str.extract_groups(prefix_tail_pattern(anchored=True)).alias("m"))
-        .unnest("m")
-        .with_columns(pl.col("tail").str.slice(pl.col("pre").str.len_bytes()).alias("body"))
-        # COMM is /\S.*?/ after LEAD: a line whose first match leaves no name is lark's to decide,
-        # and so is a body that is not "EVENT: ..."
-        .with_columns((pl.col("comm").str.contains(r"^\S") & pl.col("event").is_not_null()).fill_null(False).alias("ok"))
-        .collect()
-    )
+    found = _named_lines(df)
     named = found.filter(pl.col("ok")).select(BASE)
     parts, slow = [named], [found.filter(pl.col("ok").not_()).select("line", "raw")]
     if wide is not None:
@@ -161,6 +149,53 @@ def _fast_chunk(piece: bytes, vectorised: bool) -> tuple[pl.DataFrame, pl.DataFr
     if len(parts) > 1 and len(parts[1]):
         events = events.sort("line")
     return events, pl.concat(slow) if len(slow) > 1 else slow[0]
+
+
+def _named_lines(df: pl.DataFrame) -> pl.DataFrame:
+    """``df`` (ASCII lines) with the prefix fields, ``event``, ``body`` and ``ok`` (the line is
+    a named event taken here), in line order.
+
+    Where the task name ends is searched for (a DFA pass), except on lines laid out like most of
+    the chunk: tracefs pads task names to one width, so when a sample of lines agrees on where
+    the tail starts, a line with a "-" there and no "-digit" before it (where no earlier match
+    can start) has its tail there without a search.
+    """
+    sample = df["raw"].head(_SAMPLE_LINES).str.find(prefix_tail_pattern())
+    usual = sample.drop_nulls().mode().sort()
+    at = int(usual[0]) if len(usual) and sample.null_count() * 2 < len(sample) else None
+    if at is None:
+        return _split_prefix(df, None).collect()
+    raw = pl.col("raw")
+    here = (raw.str.slice(at, 1) == "-") & ~raw.str.slice(0, at).str.contains(rf"(?-u)-{terminal('PID')}")
+    mask = df.select(here).to_series()
+    if mask.all():
+        return _split_prefix(df, at).collect()
+    parts = pl.collect_all([_split_prefix(df.filter(mask), at), _split_prefix(df.filter(~mask), None)])
+    return pl.concat(parts).sort("line")
+
+
+_SAMPLE_LINES = 256
+
+
+def _split_prefix(df: pl.DataFrame, at: int | None) -> pl.LazyFrame:
+    """The prefix split after the task name, which ends at ``at`` (searched for when None)."""
+    raw = pl.col("raw")
+    if at is None:
+        lf = df.lazy().with_columns(raw.str.find(prefix_tail_pattern()).alias("at"))
+        tail, name = raw.str.slice(pl.col("at")), raw.str.slice(0, pl.col("at"))
+    else:
+        lf, tail, name = df.lazy(), raw.str.slice(at), raw.str.slice(0, at)
+    return (
+        lf.with_columns(tail.alias("tail"), name.str.strip_chars_start(" \t").alias("comm"))
+        # anchored where the tail starts, its split is a one-pass match
+        .with_columns(pl.col("tail").str.extract_groups(prefix_tail_pattern(anchored=True)).alias("m"))
+        .unnest("m")
+        .with_columns(pl.col("tail").str.slice(pl.col("pre").str.len_bytes()).alias("body"))
+        # COMM is /\S.*?/ after LEAD: a line whose first match leaves no name is lark's to decide,
+        # and so is a body that is not "EVENT: ..."
+        .with_columns((pl.col("comm").str.contains(r"^\S") & pl.col("event").is_not_null()).fill_null(False).alias("ok"))
+        .select("line", "raw", *BASE[1:], "ok")
+    )
 
 
 def _full_prefix(df: pl.DataFrame) -> pl.LazyFrame:
@@ -205,7 +240,8 @@ def parse_blocks(blocks: Iterable[str | bytes], file: str, *, vectorised: bool =
         return typer(rows) if typer else rows
 
     fasts, slows, n = [], [], 0
-    batch = max(1, pl.thread_pool_size())  # chunks in flight at once: one per thread
+    threads = max(1, pl.thread_pool_size())
+    batch = threads + 1  # chunks in flight: one per thread, and the next one read and queued
     head = b""
 
     def pieces():
@@ -236,7 +272,7 @@ def parse_blocks(blocks: Iterable[str | bytes], file: str, *, vectorised: bool =
 
     # Chunks are parsed and typed on a few threads (polars releases the GIL), a bounded number
     # in flight so memory stays flat; results are taken in order.
-    with ThreadPoolExecutor(max_workers=batch) as pool:
+    with ThreadPoolExecutor(max_workers=threads) as pool:
         pending: deque = deque()
         for piece in pieces():
             pending.append(pool.submit(work, piece))
