@@ -210,7 +210,7 @@ def add_typed_fields(df: pl.DataFrame) -> pl.DataFrame:
     """Add every TYPED column; each family's patterns run only on that family's rows.
 
     Each family is extracted on its own rows only, so the patterns never touch the other rows,
-    and the results are put back in row order without re-sorting the table.
+    and the results are put back by row number without re-sorting the table.
     """
     n = len(df)
     rows = df.select(pl.int_range(pl.len(), dtype=pl.UInt32).alias("_row"), "event", "body")
@@ -231,18 +231,18 @@ def add_typed_fields(df: pl.DataFrame) -> pl.DataFrame:
         if len(family):
             subs.append(_extract(family, exprs))
     del rows, taken
-    # Every family's rows in one frame, then each column put in row order with one gather
-    # (rows of no family gather a null).
-    if subs:
-        found = pl.concat(subs, how="diagonal_relaxed")
-        at = pl.repeat(None, n, dtype=pl.UInt32, eager=True).scatter(
-            found["_row"], pl.int_range(len(found), dtype=pl.UInt32, eager=True))
-        found = found.select(c for c in found.columns if c in TYPED)
-        placed = found.select(pl.all().gather(at))
-    else:
-        placed = pl.DataFrame()
+    # Each family's columns are put in place by row number (typed already: scattering
+    # Categorical codes is cheaper than gathering every column of all families).
+    placed: dict[str, pl.Series] = {}
+    for sub in subs:
+        for c in sub.columns:
+            if c in TYPED:
+                col = placed.get(c)
+                if col is None:
+                    col = pl.repeat(None, n, dtype=TYPED[c], eager=True).alias(c)
+                placed[c] = col.scatter(sub["_row"], sub[c])
     return df.with_columns(
-        placed[c] if c in placed.columns else pl.repeat(None, n, dtype=dtype, eager=True).alias(c)
+        placed[c] if c in placed else pl.repeat(None, n, dtype=dtype, eager=True).alias(c)
         for c, dtype in TYPED.items()
     )
 
