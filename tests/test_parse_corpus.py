@@ -130,3 +130,37 @@ def test_print_fields_kmem_values():
     t = load_table([str(need_corpus() / "ftrace/lkml-snippets/20241218_rostedt_kmem_tp_printk_vs_print_fields.txt")])
     row = t.events.filter(t.events["line"] == 6).row(0, named=True)
     assert (row["ptr"], row["bytes_req"], row["bytes_alloc"], row["gfp_flags"]) == ("0xffff9e0e8571e000", 4096, 4096, "0xcc0")
+
+
+KMEM_BODIES = [
+    # 6.x kmalloc / kmem_cache_alloc, kfree, kmem_cache_free (name=), pre-6.0 without node/accounted
+    "call_site=drm_gem_object_init+0x4d/0xb0 ptr=00000000f00d0001 bytes_req=256 bytes_alloc=256 "
+    "gfp_flags=GFP_KERNEL|__GFP_ZERO node=-1 accounted=false",
+    "call_site=alloc_pipe_info+0x6a/0x130 ptr=ffff8881a0b0c000 bytes_req=64 bytes_alloc=64 gfp_flags=GFP_KERNEL_ACCOUNT",
+    "call_site=drm_gem_object_release+0x2a/0x60 ptr=00000000f00d0001",
+    "call_site=dma_fence_release+0x1a/0x40 ptr=00000000f00d0002 name=dma_fence",
+    "call_site=kmalloc_node_trace+0x20/0x60 ptr=0000000012345678 bytes_req=8 bytes_alloc=8 gfp_flags=GFP_ATOMIC node=0",
+    # other layouts: a module after the call site, print_fields' hex, a comma, no call site
+    "call_site=vgem_gem_create+0x30/0x90 [vgem] ptr=00000000f00d0003 bytes_req=16 bytes_alloc=32 gfp_flags=GFP_KERNEL",
+    "call_site=0xffffffffb1e2c3d4 ptr=0xffff9e0e8571e000 bytes_req=0x1000 (4096) bytes_alloc=0x1000 (4096) gfp_flags=0xcc0",
+    "call_site=f+0x1/0x2 ptr=00000000aa,bb bytes_req=1 bytes_alloc=1 gfp_flags=GFP_KERNEL",
+    "ptr=00000000f00d0004 call_site=g+0x1/0x2",
+    "call_site=h+0x1/0x2 ptr=00000000f00d0005 bytes_req=12 bytes_alloc=16 gfp_flags=GFP_KERNEL something=else",
+]
+
+
+def test_kmem_layout_route_agrees_with_key_value_route():
+    """The fast route for kmem.h's own layout gives exactly what the general key=value
+    extraction gives, and hands every other layout to it."""
+    import polars as pl
+
+    from tracereplay.parse.fields import _extract, _kmem, _kmem_layout, _typed
+
+    rows = pl.DataFrame({"_row": pl.Series(range(len(KMEM_BODIES)), dtype=pl.UInt32),
+                         "event": ["kmalloc"] * len(KMEM_BODIES), "body": KMEM_BODIES})
+    taken, left = _kmem_layout(rows)
+    assert sorted(taken["_row"].to_list()) == [0, 1, 2, 3, 4]
+    assert sorted(left["_row"].to_list()) == [5, 6, 7, 8, 9]
+    general = _typed(_extract(rows, _kmem()))
+    got = pl.concat([taken, _extract(left, _kmem())], how="diagonal_relaxed").sort("_row")
+    assert got.select(general.columns).equals(general)

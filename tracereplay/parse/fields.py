@@ -7,6 +7,8 @@ family is extracted only on the rows of its events.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import polars as pl
 
 from .grammar import terminal
@@ -126,24 +128,44 @@ def _kmem() -> list[pl.Expr]:
     ]
 
 
-def _kmem_layout() -> tuple[str, list[pl.Expr]]:
+def _kmem_layout(rows: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
     """kmem.h's own layout, "call_site=%pS ptr=%p bytes_req=%zu bytes_alloc=%zu gfp_flags=%s
-    node=%d accounted=%s" and its shorter forms (kfree, kmem_cache_free's name=, pre-6.0 kernels
-    without node/accounted): one pass gives every field. Other layouts go through ``_kmem``."""
-    pat = (
-        r"^call_site=(?P<call_site>[^\s,]+)(?: \[[\w.-]+\])? ptr=(?P<ptr>[^\s,]+)"
-        r"(?: bytes_req=(?P<bytes_req>\d+) bytes_alloc=(?P<bytes_alloc>\d+) gfp_flags=(?P<gfp_flags>[^\s,]+))?"
-        r"(?: node=-?\d+)?(?: accounted=\w+)?(?: name=(?P<name>[^\s,]+))?$"
+    node=%d accounted=%s", and its shorter forms (kfree, kmem_cache_free's name=, kernels before
+    6.0 without node/accounted): (the fields of the rows in that layout, the other rows).
+
+    The call site and the pointer are the first two words; what follows them repeats from one
+    allocation to the next, so its pattern runs once per distinct text. Other layouts (a module
+    after the call site, print_fields' hex) go through ``_kmem``.
+    """
+    words = pl.col("body").str.splitn(" ", 3)
+    cs, ptr, rest = (words.struct.field(f"field_{i}") for i in range(3))
+    split = rows.select(
+        "_row", "event", "body",
+        cs.str.strip_prefix("call_site=").alias("call_site"), ptr.str.strip_prefix("ptr=").alias("ptr"),
+        rest.alias("rest"),
+        (cs.str.starts_with("call_site=") & ptr.str.starts_with("ptr=")
+         & ~(cs + ptr).str.contains(",", literal=True)).fill_null(False).alias("ok"),
     )
-    m = pl.col("body").str.extract_groups(pat)
-    return "ptr", [
-        m.struct.field("call_site").alias("call_site"),
-        m.struct.field("ptr").alias("ptr"),
+    tail = (
+        r"^(?:bytes_req=(?P<bytes_req>\d+) bytes_alloc=(?P<bytes_alloc>\d+) gfp_flags=(?P<gfp_flags>[^\s,]+)"
+        r"(?: node=-?\d+)?(?: accounted=\w+)?|name=(?P<name>[^\s,]+))$"
+    )
+    m = pl.col("rest").str.extract_groups(tail)
+    fields = [
         m.struct.field("bytes_req").cast(pl.Int64).alias("bytes_req"),
         m.struct.field("bytes_alloc").cast(pl.Int64).alias("bytes_alloc"),
         m.struct.field("gfp_flags").alias("gfp_flags"),
         m.struct.field("name").alias("name"),
+        (pl.col("rest").is_null() | m.struct.field("bytes_req").is_not_null() | m.struct.field("name").is_not_null())
+        .alias("tail_ok"),
     ]
+    ok = split.filter("ok")
+    distinct = _typed(ok.select("rest").unique().with_columns(fields))
+    done = ok.join(distinct, on="rest", how="left", maintain_order="left", nulls_equal=True)
+    good = pl.col("tail_ok")
+    taken = _typed(done.filter(good).select("_row", "call_site", "ptr", "bytes_req", "bytes_alloc", "gfp_flags", "name"))
+    left = pl.concat([split.filter(~pl.col("ok")), done.filter(~good).select(split.columns)])
+    return taken, left.select("_row", "event", "body")
 
 
 def _sched_switch() -> list[pl.Expr]:
@@ -185,9 +207,9 @@ def _probe() -> list[pl.Expr]:
     ]
 
 
-# (rows of the family, the general extraction, optionally the kernel's own layout taken in one
-# pass: (a field that is null where the layout did not match, its extraction))
-Layout = tuple[str, list[pl.Expr]]
+# (rows of the family, the general extraction, optionally a faster route for the kernel's own
+# layout: rows -> (their fields, the rows not in that layout))
+Layout = Callable[[pl.DataFrame], tuple[pl.DataFrame, pl.DataFrame]]
 FAMILIES: list[tuple[pl.Expr, list[pl.Expr], Layout | None]] = []
 
 
@@ -198,7 +220,7 @@ def _families() -> list[tuple[pl.Expr, list[pl.Expr], Layout | None]]:
             (ev.is_in(LOCK_EVENTS), _lock(), None),
             (ev.is_in(CONTENTION_EVENTS), _contention(), None),
             (ev.is_in(FENCE_EVENTS), _fence(), None),
-            (ev.is_in(KMEM_ALLOC + KMEM_FREE), _kmem(), _kmem_layout()),
+            (ev.is_in(KMEM_ALLOC + KMEM_FREE), _kmem(), _kmem_layout),
             (ev == "sched_switch", _sched_switch(), None),
             (ev == "rcu_grace_period", _rcu_gp(), None),
             (pl.col("body").str.starts_with("("), _probe(), None),
@@ -223,11 +245,8 @@ def add_typed_fields(df: pl.DataFrame) -> pl.DataFrame:
         taken = taken | mask
         family = rows.filter(mask)
         if layout is not None:
-            key, fast = layout
-            done = _extract(family, fast)
-            matched = done[key].is_not_null()
-            subs.append(done.filter(matched))
-            family = family.filter(~matched)
+            done, family = layout(family)
+            subs.append(done)
         if len(family):
             subs.append(_extract(family, exprs))
     del rows, taken
