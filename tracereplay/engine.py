@@ -36,20 +36,55 @@ BY_ROW = frozenset({"file", "line", "ts", "comm"})
 
 _KINDS = ("nmi", "hardirq", "softirq", "idle", "task")
 
+# Scalar reads (reporting) a Replay serves by indexing the table before it converts the columns
+# it reads to lists: a few findings should not cost a list of every row.
+SCALAR_READS = 4096
 
-def _context_codes(k: pl.DataFrame) -> pl.Expr | None:
-    """An Int64 expression numbering each distinct (kind ``k``, value ``v``) pair, or None
-    when the values are too wide to pack beside the kind."""
-    if not (k["v"].dtype.is_integer() or k["v"].dtype == pl.Null):
-        return None
-    lo, hi = k["v"].min(), k["v"].max()
-    if lo is None:
-        lo = hi = 0
-    if not (-(2**40) < lo and hi < 2**40):
-        return None
-    kind = pl.col("k").replace_strict(_KINDS, list(range(len(_KINDS))), return_dtype=pl.Int64)
-    value = (pl.col("v").cast(pl.Int64) - lo + 1).fill_null(0)  # 0: no value
-    return value * len(_KINDS) + kind
+
+def _context_ids(k: pl.DataFrame) -> pl.Series:
+    """Per row of ``k`` (kind index ``k``, value ``v``), an integer numbering its (kind, value)
+    pair: packed beside the kind when the values are narrow enough, else ranked."""
+    if k["v"].dtype.is_integer() or k["v"].dtype == pl.Null:
+        lo, hi = k["v"].min(), k["v"].max()
+        if lo is None:
+            lo = hi = 0
+        if -(2**40) < lo and hi < 2**40:
+            value = (pl.col("v").cast(pl.Int64) - lo + 1).fill_null(0)  # 0: no value
+            return k.select(value * len(_KINDS) + pl.col("k"))[:, 0]
+    return k.select(pl.struct("k", "v").rank("dense").cast(pl.Int64))[:, 0]
+
+
+def contexts_of(ev: pl.DataFrame) -> list[tuple]:
+    """Per row of ``ev`` (event table columns nmi, hardirq, softirq, pid, cpu), who owns locks
+    taken there: (kind, cpu) for an interrupt or the idle task, ("task", pid) otherwise. Rows of
+    one context share one tuple."""
+    kind = (
+        pl.when(pl.col("nmi")).then(pl.lit(0))
+        .when(pl.col("hardirq")).then(pl.lit(1))
+        .when(pl.col("softirq")).then(pl.lit(2))
+        .when(pl.col("pid").is_null() | (pl.col("pid") == 0)).then(pl.lit(3))
+        .otherwise(pl.lit(4))
+        .cast(pl.Int64)
+    )
+    k = ev.select(kind.alias("k"), pl.when(kind == 4).then(pl.col("pid")).otherwise(pl.col("cpu")).alias("v"))
+    ids = _context_ids(k)
+    uniq = k.with_columns(id=ids).unique("id")
+    shared = {i: (_KINDS[kk], v) for i, kk, v in zip(uniq["id"].to_list(), uniq["k"].to_list(),
+                                                     uniq["v"].to_list(), strict=True)}
+    return list(map(shared.__getitem__, ids.to_list()))
+
+
+def shared_list(s: pl.Series) -> list:
+    """``s.to_list()``, with one Python object per distinct text value: a column of few distinct
+    strings (lock names and addresses) costs a list of references, not a string per row."""
+    if s.dtype == pl.String:
+        s = s.cast(pl.Categorical)
+    elif s.dtype != pl.Categorical:
+        return s.to_list()
+    u = s.unique()
+    values = dict(zip(u.to_physical().to_list(), u.cast(pl.String).to_list(), strict=True))
+    values[None] = None
+    return list(map(values.__getitem__, s.to_physical().to_list()))
 
 
 class Replay:
@@ -62,6 +97,7 @@ class Replay:
     def __init__(self, table: TraceTable) -> None:
         self.table = table
         self.findings: list[Finding] = []
+        self._scalar_reads = 0
 
     def __getattr__(self, name: str) -> list:
         col = COLUMN_ATTRS.get(name)
@@ -75,6 +111,17 @@ class Replay:
         setattr(self, name, values)  # later lookups find the instance attribute directly
         return values
 
+    def _at(self, name: str, i: int):
+        """``getattr(self, name)[i]``, for reporting: indexes the table until the column is a
+        list or SCALAR_READS reads were served that way."""
+        values = self.__dict__.get(name)
+        if values is None:
+            if self._scalar_reads < SCALAR_READS:
+                self._scalar_reads += 1
+                return self.table.events[COLUMN_ATTRS[name]][i]
+            values = getattr(self, name)
+        return values[i]
+
     @cached_property
     def contexts(self) -> list[tuple]:
         """Per row, who owns locks taken there: the interrupt on its CPU, else the task.
@@ -82,34 +129,38 @@ class Replay:
         Locks taken in interrupt context belong to that interrupt, not to the interrupted
         task's stack; pid 0 is a per-CPU idle task.
         """
+        return contexts_of(self.table.events)
+
+    def contexts_at(self, ix: pl.Series) -> list[tuple]:
+        """``[contexts[i] for i in ix]``, computed for those rows only."""
+        contexts = self.__dict__.get("contexts")
+        if contexts is not None:
+            return list(map(contexts.__getitem__, ix.to_list()))
         ev = self.table.events
-        kind = (
-            pl.when(pl.col("nmi")).then(pl.lit("nmi"))
-            .when(pl.col("hardirq")).then(pl.lit("hardirq"))
-            .when(pl.col("softirq")).then(pl.lit("softirq"))
-            .when(pl.col("pid").is_null() | (pl.col("pid") == 0)).then(pl.lit("idle"))
-            .otherwise(pl.lit("task"))
-        )
-        k = ev.select(kind.alias("k"), pl.when(kind == "task").then(pl.col("pid")).otherwise(pl.col("cpu")).alias("v"))
-        # one shared tuple per distinct context, referenced by every row of it: number the
-        # contexts by an integer code (kind, value) rather than ranking (kind, value) pairs
-        code = _context_codes(k)
-        if code is None:
-            ids = k.select(pl.struct("k", "v").rank("dense").cast(pl.Int64))[:, 0]
-        else:
-            ids = k.select(code)[:, 0]
-        uniq = k.with_columns(id=ids).unique("id")
-        shared = dict(zip(uniq["id"].to_list(), zip(uniq["k"].to_list(), uniq["v"].to_list(), strict=True), strict=True))
-        return list(map(shared.__getitem__, ids.to_list()))
+        return contexts_of(pl.DataFrame([ev[c].gather(ix) for c in ("nmi", "hardirq", "softirq", "pid", "cpu")]))
 
     # -- context helpers --------------------------------------------------------------------
     def task(self, i: int) -> str:
         comm = self.comm[i] if self.comm[i] is not None else "?"
-        return f"{comm}-{self.pid[i]}" if self.pid[i] is not None else comm
+        pid = self._at("pid", i)
+        return f"{comm}-{pid}" if pid is not None else comm
 
     def context(self, i: int) -> tuple:
         """Who owns locks taken at event i (see ``contexts``)."""
-        return self.contexts[i]
+        contexts = self.__dict__.get("contexts")
+        if contexts is None:
+            if self._scalar_reads < SCALAR_READS:
+                at = self._at
+                if at("nmi", i):
+                    return ("nmi", at("cpu", i))
+                if at("hardirq", i):
+                    return ("hardirq", at("cpu", i))
+                if at("softirq", i):
+                    return ("softirq", at("cpu", i))
+                pid = at("pid", i)
+                return ("idle", at("cpu", i)) if pid is None or pid == 0 else ("task", pid)
+            contexts = self.contexts
+        return contexts[i]
 
     def context_name(self, ctx: tuple, i: int) -> str:
         if ctx[0] == "task" or ctx[0] == "idle":
@@ -124,13 +175,13 @@ class Replay:
         the merged trace may show them in the wrong order (equal stamps are common under
         emulation and with coarse clocks)."""
         a, b = self.ts[i], self.ts[j]
-        return self.cpu[i] != self.cpu[j] and a is not None and b is not None and abs(a - b) < CROSS_CPU_SLACK_NS
+        return self._at("cpu", i) != self._at("cpu", j) and a is not None and b is not None and abs(a - b) < CROSS_CPU_SLACK_NS
 
     def where(self, i: int) -> str:
         return f"{self.file[i]}:{self.line[i]}"
 
     def incomplete(self, i: int) -> str | None:
-        return self.table.incomplete_at(self.file[i], self.ts[i], self.cpu[i])
+        return self.table.incomplete_at(self.file[i], self.ts[i], self._at("cpu", i))
 
     def _incomplete_span(self, i: int, evidence: list[Evidence]) -> str | None:
         """Is the trace incomplete anywhere between the earliest evidence and event i? A task's
@@ -156,7 +207,7 @@ class Replay:
             evidence=evidence,
             ts_ns=self.ts[i],
             task=self.task(i),
-            cpu=self.cpu[i],
+            cpu=self._at("cpu", i),
             incomplete=kw.pop("incomplete", None) or self._incomplete_span(i, evidence),
             **kw,
         )

@@ -14,7 +14,7 @@ from functools import lru_cache
 
 import polars as pl
 
-from ..engine import Group, Model, Replay
+from ..engine import Group, Model, Replay, shared_list
 from ..findings import Evidence
 
 # lockdep maps acquired with check=0 (rcu_lock_acquire and friends): lockdep never validates
@@ -92,7 +92,7 @@ def _keys(sub: pl.DataFrame) -> list[str]:
         keys = sub.select(pl.when(usable).then(pl.col("addr"))
                           .otherwise(pl.lit("name:") + pl.col("name").cast(pl.String)))[:, 0]
         if not keys.null_count():
-            return keys.to_list()
+            return shared_list(keys)
     return list(map(instance_key, addr.to_list(), name.to_list()))  # raises where instance_key does
 
 
@@ -180,31 +180,31 @@ class LockModel(Model):
         lock below it is known, a release of the top of the stack. Anything else takes the same
         helpers as the handlers."""
         kinds, nexts = [], []
+        r = self.r
+        ev = r.table.events
         for op, _, sub in groups:
             if op == "lock.acquire":
+                ix = sub["_i"]
+                off = ev["irqs_off"].gather(ix).to_list()
+                bh = ev["bh_off"].gather(ix).to_list() if self.bh_known else [None] * len(ix)
                 kinds.append(_ACQUIRE)
-                nexts.append(iter(zip(sub["_i"].to_list(), sub["addr"].to_list(), sub["name"].to_list(),
+                nexts.append(iter(zip(ix.to_list(), shared_list(sub["addr"]), shared_list(sub["name"]),
                                       _bools(sub["trylock"]), _bools(sub["read"]), _keys(sub),
-                                      _checks(sub["name"]), strict=True)).__next__)
+                                      _checks(sub["name"]), r.contexts_at(ix), off, bh, strict=True)).__next__)
             elif op == "lock.release":
                 kinds.append(_RELEASE)
-                nexts.append(iter(zip(sub["_i"].to_list(), sub["addr"].to_list(), sub["name"].to_list(),
-                                      _keys(sub), strict=True)).__next__)
+                nexts.append(iter(zip(sub["_i"].to_list(), shared_list(sub["addr"]), shared_list(sub["name"]),
+                                      _keys(sub), r.contexts_at(sub["_i"]), strict=True)).__next__)
             else:
                 handler = self.handler(op)
                 kinds.append(handler)
                 nexts.append(iter(zip(*(sub[c].to_list() for c in sub.columns), strict=True)).__next__)
-        r = self.r
-        contexts = r.contexts if groups else []
-        irqs_off = r.irqs_off if groups else []
-        bh_off = r.bh_off if self.bh_known else None
         held, released, edge_seen, marked = self.held, self.released, self.edge_seen, self.marked
         read_classes = self.read_classes
         for g in order:
             kind = kinds[g]
             if kind is _ACQUIRE:
-                i, addr, name, trylock, read, key, check = nexts[g]()
-                ctx = contexts[i]
+                i, addr, name, trylock, read, key, check, ctx, off, bh = nexts[g]()
                 stack = held.get(ctx)
                 if stack is None:
                     stack = held[ctx] = []
@@ -221,14 +221,11 @@ class LockModel(Model):
                         if (not top.check or top.trylock or top.name == name
                                 or (top.key, top.name, top.read, key, name, read) not in edge_seen):
                             self._add_dependencies(i, ctx, stack, h)
-                    off = irqs_off[i]
-                    if off is not None and (name, ctx[0], off, bh_off[i] if bh_off is not None else None,
-                                            read, trylock) not in marked:
-                        self._mark_usage(i, ctx, h)
+                    if off is not None and (name, ctx[0], off, bh, read, trylock) not in marked:
+                        self._mark_state(i, ctx, h, off, bh)
                 stack.append(h)
             elif kind is _RELEASE:
-                i, addr, name, key = nexts[g]()
-                ctx = contexts[i]
+                i, addr, name, key, ctx = nexts[g]()
                 stack = held.get(ctx)
                 if stack and stack[-1].key == key:
                     stack.pop()
@@ -529,11 +526,14 @@ class LockModel(Model):
 
     def _mark_usage(self, i: int, ctx: tuple, h: Held) -> None:
         r = self.r
-        irqs_off = r.irqs_off[i]
+        self._mark_state(i, ctx, h, r.irqs_off[i], r.bh_off[i] if self.bh_known else None)
+
+    def _mark_state(self, i: int, ctx: tuple, h: Held, irqs_off: bool | None, bh_off: bool | None) -> None:
+        """_mark_usage with the event's irqs-off and (when the trace shows it) BH-off flags."""
         if irqs_off is None:
             return  # no irq-info column: contexts unknown
         # the same class in the same state marks nothing new: most acquisitions stop here
-        state = (h.name, ctx[0], irqs_off, r.bh_off[i] if self.bh_known else None, h.read, h.trylock)
+        state = (h.name, ctx[0], irqs_off, bh_off, h.read, h.trylock)
         if state in self.marked:
             return
         self.marked.add(state)
@@ -543,12 +543,12 @@ class LockModel(Model):
             # mark_usage(): only a non-trylock acquisition makes a class irq-safe
             if not h.trylock:
                 marks.append(f"{_IN[ctx[0]]}-{rw}")
-            if ctx[0] == "softirq" and not r.irqs_off[i]:
+            if ctx[0] == "softirq" and not irqs_off:
                 marks.append(f"HARDIRQ-ON-{rw}")
         elif ctx[0] != "nmi":
-            if not r.irqs_off[i]:
+            if not irqs_off:
                 marks.append(f"HARDIRQ-ON-{rw}")
-                if self.bh_known and not r.bh_off[i]:
+                if self.bh_known and not bh_off:
                     marks.append(f"SOFTIRQ-ON-{rw}")
         u = self.usage.setdefault(h.name, {})
         for m in marks:

@@ -184,12 +184,11 @@ class SlabModel(Model):
                                       map(hows.__getitem__, names), strict=True)).__next__)
             elif op in ("rcu.read_lock", "rcu.read_unlock"):
                 kinds.append(_ENTER if op == "rcu.read_lock" else _LEAVE)
-                nexts.append(iter(i).__next__)
+                nexts.append(iter(zip(i, self.r.contexts_at(sub["_i"]), strict=True)).__next__)
             else:
                 kinds.append(self.handler(op))
                 nexts.append(iter(zip(i, *(sub[c].to_list() for c in sub.columns[1:]), strict=True)).__next__)
         objs, sections = self.objs, self.sections
-        contexts = self.r.contexts if _ENTER in kinds or _LEAVE in kinds else []
         for g in order:
             kind = kinds[g]
             if kind is _ALLOC:
@@ -215,8 +214,7 @@ class SlabModel(Model):
                 else:
                     self.op_free(i, ptr, site, name)
             elif kind is _ENTER:
-                i = nexts[g]()
-                ctx = contexts[i]
+                i, ctx = nexts[g]()
                 s = sections.get(ctx)
                 if s is None:
                     sections[ctx] = [1, i]
@@ -225,8 +223,8 @@ class SlabModel(Model):
                         s[1] = i
                     s[0] += 1
             elif kind is _LEAVE:
-                i = nexts[g]()
-                s = sections.get(contexts[i])
+                i, ctx = nexts[g]()
+                s = sections.get(ctx)
                 if s and s[0] > 0:
                     s[0] -= 1
                 else:
