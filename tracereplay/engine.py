@@ -315,14 +315,12 @@ def stream_order(groups: list[Group]) -> list[int]:
     Each group's own rows come in order, so the stream needs only the group sequence."""
     if not groups:
         return []
-    return (
-        pl.concat([
-            pl.DataFrame({"i": sub["_i"], "g": pl.repeat(g, sub.height, dtype=pl.UInt32, eager=True)})
-            for g, (_, _, sub) in enumerate(groups)
-        ])
-        .sort(["i", "g"])["g"]
-        .to_list()
-    )
+    if len(groups) == 1:
+        return [0] * groups[0][2].height
+    # one sort of (row, group) packed into one integer: rows are below 2**32
+    n = len(groups)
+    keys = pl.concat([sub["_i"].cast(pl.UInt64) * n + g for g, (_, _, sub) in enumerate(groups)])
+    return (keys.sort() % n).cast(pl.UInt32).to_list()
 
 
 def replay(table: TraceTable, *, mappings: list[str] | None = None,

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 
 import polars as pl
 
-from ..engine import Group, Model, Replay
+from ..engine import Group, Model, Replay, shared_list
 from ..findings import Evidence
 from .slab import gap_between, query
 
@@ -123,14 +123,14 @@ class FenceModel(Model):
         handlers, nexts, first_use = [], [], []
         for g, (op, _, sub) in enumerate(groups):
             i = sub["_i"].to_list()
-            keys = _keys(sub["context"], sub["seqno"], sub["src"].to_list())
+            keys = _keys(sub["context"], sub["seqno"], shared_list(sub["src"]))
             firsts: dict[str, int] = {}
             for row, k in zip(i, keys, strict=True):
                 if k is not None and k[0] not in firsts:
                     firsts[k[0]] = row
             first_use += [(row, g, src) for src, row in firsts.items()]
             handlers.append(getattr(self, "on_" + op.split(".", 1)[1]))
-            extra = [sub[c].to_list() for c in sub.columns[4:]]  # init: driver, timeline
+            extra = [shared_list(sub[c]) for c in sub.columns[4:]]  # init: driver, timeline
             nexts.append(iter(zip(i, keys, *extra, strict=True)).__next__)
         for *_, src in sorted(first_use):
             if src not in self.srcs:

@@ -22,7 +22,7 @@ from functools import lru_cache
 
 import polars as pl
 
-from ..engine import Group, Model, Replay
+from ..engine import Group, Model, Replay, shared_list
 from .lock import _norm_addr
 
 
@@ -60,23 +60,34 @@ def addr_key_list(s: pl.Series, values: list | None = None) -> list[tuple[str, s
     values = s.to_list() if values is None else values
     if s.dtype not in (pl.String, pl.Categorical):
         return [addr_key(v) for v in values]
-    low = s.cast(pl.String).str.to_lowercase()
-    f = pl.DataFrame({"v": low})
+    text = s.cast(pl.String)
+    f = pl.DataFrame({"s": text, "v": text.str.to_lowercase()})
     v = pl.col("v")
-    bare = v.str.contains(r"^[0-9a-f]+$")
-    prefixed = v.str.contains(r"^0x[0-9a-f]+$")
+    f = f.with_columns(bare=v.str.contains(r"^[0-9a-f]+$"), prefixed=v.str.contains(r"^0x[0-9a-f]+$"))
+    bare, prefixed = pl.col("bare"), pl.col("prefixed")
     digits = pl.when(prefixed).then(v.str.slice(2)).otherwise(v).str.strip_chars_start("0")
     # as addr_key: zero is NULL; 16 digits not zero-padded to 32 bits are a raw pointer
     shaped = (bare | prefixed).fill_null(False)
     raw = prefixed | (bare & (v.str.len_bytes() == 16) & ~v.str.starts_with("00000000"))
+    f = f.with_columns(raw=raw, digits=digits, shaped=shaped)
+    raw, digits = pl.col("raw"), pl.col("digits")
+    addr = pl.when(raw).then("0x" + digits).otherwise(v)
     out = f.select(
-        ns=pl.when(~shaped | (digits == "")).then(None).when(raw).then(pl.lit("raw")).otherwise(pl.lit("hashed")),
-        addr=pl.when(raw).then("0x" + digits).otherwise(v),
-        shaped=shaped,
+        ns=pl.when(~pl.col("shaped") | (digits == "")).then(None).when(raw).then(pl.lit("raw"))
+        .otherwise(pl.lit("hashed")),
+        # null where the key's address is the value as printed: the caller's string is reused
+        addr=pl.when(addr == pl.col("s")).then(None).otherwise(addr),
+        shaped="shaped",
     )
-    return [(n, a) if n is not None else (addr_key(x) if not ok else None)
-            for n, a, ok, x in zip(out["ns"].to_list(), out["addr"].to_list(), out["shaped"].to_list(), values,
-                                   strict=True)]
+    ns, addrs = shared_list(out["ns"]), out["addr"].to_list()
+    if not out["ns"].null_count():  # every value shaped and not NULL
+        same = out["addr"].null_count()
+        if same == len(out):
+            return list(zip(ns, values, strict=True))
+        if not same:
+            return list(zip(ns, addrs, strict=True))
+    return [(n, x if a is None else a) if n is not None else (addr_key(x) if not ok else None)
+            for n, a, ok, x in zip(ns, addrs, out["shaped"].to_list(), values, strict=True)]
 
 
 @lru_cache(maxsize=64)
@@ -174,13 +185,13 @@ class SlabModel(Model):
             if op == "slab.alloc":
                 ptrs = sub["ptr"].to_list()
                 kinds.append(_ALLOC)
-                nexts.append(iter(zip(i, addr_key_list(sub["ptr"], ptrs), ptrs, sub["call_site"].to_list(),
+                nexts.append(iter(zip(i, addr_key_list(sub["ptr"], ptrs), ptrs, shared_list(sub["call_site"]),
                                       strict=True)).__next__)
             elif op == "slab.free":
-                ptrs, names = sub["ptr"].to_list(), sub["name"].to_list()
+                ptrs, names = sub["ptr"].to_list(), shared_list(sub["name"])
                 hows = {n: (event, n or None) for n in set(names)}  # how op_free tells allocators apart
                 kinds.append(_FREE)
-                nexts.append(iter(zip(i, addr_key_list(sub["ptr"], ptrs), ptrs, sub["call_site"].to_list(), names,
+                nexts.append(iter(zip(i, addr_key_list(sub["ptr"], ptrs), ptrs, shared_list(sub["call_site"]), names,
                                       map(hows.__getitem__, names), strict=True)).__next__)
             elif op in ("rcu.read_lock", "rcu.read_unlock"):
                 kinds.append(_ENTER if op == "rcu.read_lock" else _LEAVE)
