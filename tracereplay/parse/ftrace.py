@@ -240,8 +240,11 @@ def parse_blocks(blocks: Iterable[str | bytes], file: str, *, vectorised: bool =
         return typer(rows) if typer else rows
 
     fasts, slows, n = [], [], 0
-    threads = max(1, pl.thread_pool_size())
-    batch = threads + 1  # chunks in flight: one per thread, and the next one read and queued
+    # Two chunk workers per polars thread: a worker spends part of its time in Python (holding the
+    # GIL) between polars calls, and a second one keeps the pool busy meanwhile; one more chunk
+    # is read and queued ahead of them.
+    threads = 2 * max(1, pl.thread_pool_size())
+    batch = threads + 1
     head = b""
 
     def pieces():
