@@ -33,6 +33,15 @@ def need_corpus() -> Path:
     return CORPUS
 
 
+def corpus_files(sub: str) -> list[Path]:
+    """The files under the corpus folder ``sub`` (none when the corpus is not there), for
+    parametrising at collection, where a skip would skip the whole module."""
+    folder = CORPUS / sub
+    if not folder.is_dir():
+        return []
+    return sorted(p for p in folder.rglob("*") if p.is_file() and p.name != "INDEX.tsv")
+
+
 def ev(comm: str, pid: int, cpu: int, ts: float, body: str, flags: str = ".....") -> str:
     """One event line exactly as /sys/kernel/tracing/trace prints it (6.x, irq-info on)."""
     sec, usec = divmod(round(ts * 1_000_000), 1_000_000)

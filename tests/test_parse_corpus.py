@@ -7,7 +7,7 @@ import re
 from collections import Counter
 
 import pytest
-from conftest import need_corpus
+from conftest import corpus_files, need_corpus
 
 from tracereplay.io import read_text
 from tracereplay.parse.ftrace import parse_text
@@ -26,8 +26,7 @@ REALLY_MALFORMED = {
 
 
 def _files():
-    corpus = need_corpus() / "ftrace"
-    return sorted(p for p in corpus.rglob("*") if p.is_file() and p.name != "INDEX.tsv")
+    return corpus_files("ftrace")
 
 
 def _index() -> dict[str, Counter]:

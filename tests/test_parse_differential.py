@@ -6,7 +6,7 @@ import sys
 
 import polars as pl
 import pytest
-from conftest import REPO, need_corpus
+from conftest import REPO, corpus_files, need_corpus
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -25,8 +25,7 @@ def _same(text: str, name: str) -> None:
 
 
 def _all_files():
-    corpus = need_corpus() / "ftrace"
-    files = [p for p in corpus.rglob("*") if p.is_file() and p.name != "INDEX.tsv"]
+    files = corpus_files("ftrace")
     # the bundled traces (real captures, simulated scenarios, reductions), by content
     files += [p for p in (REPO / "sample_traces").rglob("*")
               if p.is_file() and p.suffix not in (".md", ".py") and sniff(str(p))[0] == "trace"]
