@@ -13,6 +13,7 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+from conftest import need_corpus
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
@@ -238,6 +239,7 @@ def test_lock_sort_keys_and_top(lock_table):
 def test_lock_snippet_from_lkml():
     """rostedt's fixed lock_acquire/lock_release output: two releases of locks taken before the
     trace started, three 1 us mmap_lock read sections and one 3 us rcu_read_lock_trace."""
+    need_corpus()
     t = load_table([str(CORPUS / "lkml-snippets" / "20251106_rostedt_lock_acquire_release_fixed.txt")])
     df = lock_stats(t.events)
     assert df.select("name", "acquired", "unmatched", "hold_n", "hold_total").rows() == [
@@ -307,6 +309,7 @@ def test_objects_hand_computed(tmp_path):
 
 
 def test_objects_lkml_symbolic_call_sites():
+    need_corpus()
     t = load_table([str(CORPUS / "lkml-snippets" / "20190929_changbin_kmem_call_site_symbolic.txt")])
     df = object_stats(t.events)
     assert df.select("cache", "allocs", "frees", "unmatched_frees", "lifetime_total").rows() == [

@@ -38,7 +38,7 @@ _KTHREAD = re.compile(r"\b(kworker|ksoftirqd|migration|cpuhp|rcuc|rcuop|rcuos|rc
 _IRQ_THREAD = re.compile(r"\birq/\d+-")
 _FENCE = re.compile(r"(?<![\w.])\d+:\d+(?![\w.])")
 _TIMESTAMP = re.compile(r"\b\d+\.\d{6,9}\b")
-_TASK_PID = re.compile(r"-\d+$")
+_TASK_PID = re.compile(r"(?:-\d+)+$")  # all of them: "a-1-2" -> "a", so a second pass keeps it
 
 
 def severity_rank(sev: str) -> int:
