@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from click.testing import CliRunner
 from conftest import ev
 from hypothesis import HealthCheck, given, settings
@@ -63,3 +64,18 @@ def test_numbers_too_wide_for_their_columns_are_null_not_a_crash(tmp_path):
     for cmd in (["check"], ["info"], ["stats"]):
         r = CliRunner().invoke(main, [*cmd, str(p)])
         assert r.exit_code == 0 and "internal error" not in r.output, (cmd, r.output)
+
+
+@pytest.mark.parametrize("magic", [b"\x1f\x8b\x08", b"\x28\xb5\x2f\xfd", b"\x78\x9c", b"\x78\x5e"])
+def test_a_block_that_starts_like_compressed_data_is_text(tmp_path, magic):
+    """The last block of a file can start with anything: bytes that look like gzip, zlib or
+    zstd data there are lines of text (malformed here), not something to decompress."""
+    p = tmp_path / "t.txt"
+    p.write_bytes(VALID[0].encode() + b"\n\n" + magic + b"garbage")
+    from tracereplay.io import iter_bytes
+    from tracereplay.parse.ftrace import parse_blocks
+
+    got = parse_blocks(iter_bytes(str(p), block=16), "t")
+    assert got.lines == 3 and len(got.events) == 1 and [line for line, _ in got.malformed] == [3]
+    r = CliRunner().invoke(main, ["check", "-j1", str(p)])
+    assert r.exit_code == 0 and "internal error" not in r.output, r.output

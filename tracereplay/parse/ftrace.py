@@ -82,7 +82,7 @@ def split_lines(text: str | bytes) -> pl.Series:
     """
     data = text.encode("utf-8", errors="surrogatepass") if isinstance(text, str) else text
     sep = next((c for c in _SEPARATORS if data.find(c) < 0), None)
-    if sep is None or not data:
+    if sep is None or not data or data.startswith(_DECOMPRESSED_BY_POLARS):
         parts = data.decode("utf-8", errors="replace").split("\n")
         if data.endswith(b"\n") or not data:
             parts.pop()
@@ -92,6 +92,10 @@ def split_lines(text: str | bytes) -> pl.Series:
     return lines.to_series().fill_null("")  # blank lines come back null
 
 
+# The CSV reader decompresses bytes that start like gzip, zlib or zstd data: text that starts
+# so (garbage at the end of a file, cut off as a block of its own) is split by Python instead.
+_DECOMPRESSED_BY_POLARS = (b"\x1f\x8b", b"\x28\xb5\x2f\xfd", b"\x78\x01", b"\x78\x5e", b"\x78\x9c",
+                           b"\x78\xda")
 # Column separators for split_lines: control bytes that ftrace text practically never holds.
 _SEPARATORS = [bytes([c]) for c in (0x1F, 0x1E, 0x1D, 0x1C, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06)]
 
