@@ -17,7 +17,7 @@ import polars as pl
 from .errors import InputError
 from .io import display_name, iter_bytes
 from .parse.fields import TYPED, add_typed_fields
-from .parse.ftrace import Marker, ParsedFile, parse_blocks
+from .parse.ftrace import CHUNK_CHARS, Marker, ParsedFile, parse_blocks
 
 BASE_COLUMNS = [
     "file", "line", "ts_ns", "cpu", "pid", "tgid", "comm",
@@ -240,7 +240,7 @@ def build_table(parsed: list[tuple[str, ParsedFile]]) -> TraceTable:
 
 def parse_file(path: str, *, require_events: bool = True) -> tuple[str, ParsedFile]:
     name = display_name(path)
-    p = parse_blocks(iter_bytes(path), name, typer=lambda rows: type_rows(rows, name))
+    p = parse_blocks(iter_bytes(path, CHUNK_CHARS), name, typer=lambda rows: type_rows(rows, name))
     if require_events and p.events.is_empty():
         first_bad = p.malformed[0][0] if p.malformed else None
         raise InputError(name, f"no trace event in {p.lines} lines (not ftrace text?)", line=first_bad)

@@ -207,49 +207,58 @@ def _probe() -> list[pl.Expr]:
     ]
 
 
-# (rows of the family, the general extraction, optionally a faster route for the kernel's own
-# layout: rows -> (their fields, the rows not in that layout))
+# A family: the events it types (None: kprobe/kretprobe bodies of any other event, which start
+# with "("), the general extraction, and optionally a faster route for the kernel's own
+# layout: rows -> (their fields, the rows not in that layout).
 Layout = Callable[[pl.DataFrame], tuple[pl.DataFrame, pl.DataFrame]]
-FAMILIES: list[tuple[pl.Expr, list[pl.Expr], Layout | None]] = []
+FAMILIES: list[tuple[list[str] | None, list[pl.Expr], Layout | None]] = []
 
 
-def _families() -> list[tuple[pl.Expr, list[pl.Expr], Layout | None]]:
+def _families() -> list[tuple[list[str] | None, list[pl.Expr], Layout | None]]:
     if not FAMILIES:
-        ev = pl.col("event")
         FAMILIES.extend([
-            (ev.is_in(LOCK_EVENTS), _lock(), None),
-            (ev.is_in(CONTENTION_EVENTS), _contention(), None),
-            (ev.is_in(FENCE_EVENTS), _fence(), None),
-            (ev.is_in(KMEM_ALLOC + KMEM_FREE), _kmem(), _kmem_layout),
-            (ev == "sched_switch", _sched_switch(), None),
-            (ev == "rcu_grace_period", _rcu_gp(), None),
-            (pl.col("body").str.starts_with("("), _probe(), None),
+            (LOCK_EVENTS, _lock(), None),
+            (CONTENTION_EVENTS, _contention(), None),
+            (FENCE_EVENTS, _fence(), None),
+            (KMEM_ALLOC + KMEM_FREE, _kmem(), _kmem_layout),
+            (["sched_switch"], _sched_switch(), None),
+            (["rcu_grace_period"], _rcu_gp(), None),
+            (None, _probe(), None),
         ])
     return FAMILIES
+
+
+def _family_codes() -> dict[str, int]:
+    return {e: k for k, (events, _, _) in enumerate(_families()) for e in events or ()}
 
 
 def add_typed_fields(df: pl.DataFrame) -> pl.DataFrame:
     """Add every TYPED column; each family's patterns run only on that family's rows.
 
     Each family is extracted on its own rows only, so the patterns never touch the other rows,
-    and the results are put back by row number without re-sorting the table.
+    and the results are put back by row number without re-sorting the table. Each row's family
+    is decided in one pass, and absent families cost nothing (a chunk is parsed with a few
+    dozen polars calls, so their number matters as much as their size).
     """
     n = len(df)
-    rows = df.select(pl.int_range(pl.len(), dtype=pl.UInt32).alias("_row"), "event", "body")
-    taken = pl.repeat(False, n, dtype=pl.Boolean, eager=True)
+    probe = len(_families()) - 1
+    rows = df.select(
+        pl.int_range(pl.len(), dtype=pl.UInt32).alias("_row"), "event", "body",
+        pl.col("event").replace_strict(_family_codes(), default=None, return_dtype=pl.Int8).alias("_family"),
+    ).with_columns(
+        pl.when(pl.col("_family").is_null() & pl.col("body").str.starts_with("("))
+        .then(pl.lit(probe, dtype=pl.Int8)).otherwise(pl.col("_family")).alias("_family")
+    )
     subs: list[pl.DataFrame] = []
-    for cond, exprs, layout in _families():
-        mask = rows.select(cond.fill_null(False)).to_series() & ~taken
-        if not mask.any():
-            continue
-        taken = taken | mask
-        family = rows.filter(mask)
+    for (code,), family in rows.filter(pl.col("_family").is_not_null()).group_by("_family", maintain_order=True):
+        _, exprs, layout = _families()[code]
+        family = family.drop("_family")
         if layout is not None:
             done, family = layout(family)
             subs.append(done)
         if len(family):
             subs.append(_extract(family, exprs))
-    del rows, taken
+    del rows
     # Each family's columns are put in place by row number (typed already: scattering
     # Categorical codes is cheaper than gathering every column of all families).
     placed: dict[str, pl.Series] = {}
@@ -258,11 +267,10 @@ def add_typed_fields(df: pl.DataFrame) -> pl.DataFrame:
             if c in TYPED:
                 col = placed.get(c)
                 if col is None:
-                    col = pl.repeat(None, n, dtype=TYPED[c], eager=True).alias(c)
+                    col = pl.Series(c, dtype=TYPED[c]).extend_constant(None, n)
                 placed[c] = col.scatter(sub["_row"], sub[c])
     return df.with_columns(
-        placed[c] if c in placed else pl.repeat(None, n, dtype=dtype, eager=True).alias(c)
-        for c, dtype in TYPED.items()
+        placed[c] if c in placed else pl.lit(None, dtype=dtype).alias(c) for c, dtype in TYPED.items()
     )
 
 
