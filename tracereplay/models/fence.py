@@ -88,6 +88,11 @@ class Fence:
         return f"{self.key[1]}:{self.key[2]}"
 
 
+# operation kinds FenceModel.run handles inline in their common cases
+_INIT, _EMIT, _SIGNALED, _DESTROY = object(), object(), object(), object()
+_INLINE = {"fence.init": _INIT, "fence.emit": _EMIT, "fence.signaled": _SIGNALED, "fence.destroy": _DESTROY}
+
+
 class FenceModel(Model):
     name = "fence"
     _K = ("context", "seqno", "src")
@@ -135,8 +140,62 @@ class FenceModel(Model):
         for *_, src in sorted(first_use):
             if src not in self.srcs:
                 self.srcs.append(src)
+        # The common cases inline (as the on_* handlers do them): an init of an id not alive, an
+        # emit of a live fence, the signal of the only live fence of an id (in seqno order), the
+        # destroy of the only live fence of an id once signalled. Anything else: the handler.
+        kinds = [_INLINE.get(op, h) for (op, _, _), h in zip(groups, handlers, strict=True)]
+        live, dead, first_init, max_signal, fences = self.live, self.dead, self.first_init, self.max_signal, self.all
         for g in order:
-            handlers[g](*nexts[g]())
+            kind = kinds[g]
+            if kind is _INIT:
+                args = nexts[g]()
+                key = args[1]
+                if key is None or key in live:
+                    handlers[g](*args)
+                    continue
+                i = args[0]
+                f = Fence(key, i, args[2], args[3])
+                fences.append(f)
+                dead.pop(key, None)
+                first_init.setdefault((key[0], key[1]), (i, key[2]))
+                live[key] = [f]
+            elif kind is _EMIT:
+                i, key = nexts[g]()
+                lst = live.get(key) if key else None
+                if lst:
+                    f = lst[0]
+                    if f.emit is None:
+                        f.emit = i
+                else:
+                    handlers[g](i, key)
+            elif kind is _SIGNALED:
+                i, key = nexts[g]()
+                lst = live.get(key) if key else None
+                if lst and len(lst) == 1 and lst[0].signaled is None:
+                    f = lst[0]
+                    f.signaled = i
+                    src, ctx, seq = key
+                    if ctx != 0:
+                        c = (src, ctx)
+                        last = max_signal.get(c)
+                        if last is None or 0 < ((seq - last[0]) & 0xFFFFFFFF) < 0x80000000:
+                            max_signal[c] = (seq, i)
+                        else:
+                            self._check_order(i, f)
+                else:
+                    handlers[g](i, key)
+            elif kind is _DESTROY:
+                i, key = nexts[g]()
+                lst = live.get(key) if key else None
+                if lst and len(lst) == 1 and lst[0].signaled is not None:
+                    f = lst[0]
+                    f.destroyed = i
+                    del live[key]
+                    dead[key] = f
+                else:
+                    handlers[g](i, key)
+            else:
+                kind(*nexts[g]())
 
     # -- helpers ---------------------------------------------------------------------------
     def _key(self, context, seqno, src) -> tuple | None:
