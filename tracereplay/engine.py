@@ -54,11 +54,10 @@ def _context_ids(k: pl.DataFrame) -> pl.Series:
     return k.select(pl.struct("k", "v").rank("dense").cast(pl.Int64))[:, 0]
 
 
-def contexts_of(ev: pl.DataFrame) -> list[tuple]:
-    """Per row of ``ev`` (event table columns nmi, hardirq, softirq, pid, cpu), who owns locks
-    taken there: (kind, cpu) for an interrupt or the idle task, ("task", pid) otherwise. Rows of
-    one context share one tuple."""
-    kind = (
+def context_kind() -> pl.Expr:
+    """Per row (columns nmi, hardirq, softirq, pid), the index in ``_KINDS`` of the kind of
+    context that owns locks taken there (``contexts_of(ev)[i][0] == _KINDS[kind[i]]``)."""
+    return (
         pl.when(pl.col("nmi")).then(pl.lit(0))
         .when(pl.col("hardirq")).then(pl.lit(1))
         .when(pl.col("softirq")).then(pl.lit(2))
@@ -66,6 +65,13 @@ def contexts_of(ev: pl.DataFrame) -> list[tuple]:
         .otherwise(pl.lit(4))
         .cast(pl.Int64)
     )
+
+
+def contexts_of(ev: pl.DataFrame) -> list[tuple]:
+    """Per row of ``ev`` (event table columns nmi, hardirq, softirq, pid, cpu), who owns locks
+    taken there: (kind, cpu) for an interrupt or the idle task, ("task", pid) otherwise. Rows of
+    one context share one tuple."""
+    kind = context_kind()
     k = ev.select(kind.alias("k"), pl.when(kind == 4).then(pl.col("pid")).otherwise(pl.col("cpu")).alias("v"))
     ids = _context_ids(k)
     uniq = k.with_columns(id=ids).unique("id")
@@ -280,14 +286,20 @@ def operations(table: TraceTable, entries: list[MapEntry], ops: dict[str, tuple[
     rows = (ev.select("event").with_row_index("_i").filter(pl.col("event").is_in(names))
             .partition_by("event", as_dict=True, maintain_order=True))
     out = []
+    conditions: dict[tuple, pl.DataFrame] = {}  # (event, columns) -> those columns of its rows
     for e in wanted:
         part = rows.get((e.event,))
         if part is None:
             continue
         ix = part["_i"]
         if e.where:
-            src = _gather(ev, ix, _columns_of(e.where.partition("=")[0]))
+            columns = _columns_of(e.where.partition("=")[0])
+            src = conditions.get((e.event, *columns))
+            if src is None:  # entries that select rows of one event by one column share it
+                src = conditions[(e.event, *columns)] = _gather(ev, ix, columns)
             ix = ix.filter(src.select(condition(e.where, src.schema).fill_null(False))[:, 0])
+            if ix.is_empty():
+                continue
         specs = [e.fields[n] for n in ops[e.op]]
         src = _gather(ev, ix, sorted({c for spec in specs for c in _columns_of(spec)}))
         sub = src.select(pl.col("_i"), *(operand(spec).alias(n) for n, spec in zip(ops[e.op], specs, strict=True)))

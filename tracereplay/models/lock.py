@@ -14,7 +14,7 @@ from functools import lru_cache
 
 import polars as pl
 
-from ..engine import Group, Model, Replay, shared_list
+from ..engine import Group, Model, Replay, context_kind, shared_list
 from ..findings import Evidence
 
 # lockdep maps acquired with check=0 (rcu_lock_acquire and friends): lockdep never validates
@@ -79,21 +79,46 @@ def _bools(s: pl.Series) -> list[bool]:
 
 def _checks(names: pl.Series) -> list[bool]:
     """Per row, whether lockdep validates the class (``not no_check(name)``), once per name."""
+    if names.dtype in (pl.String, pl.Categorical) and not names.null_count():
+        unchecked = [n for n in names.unique().cast(pl.String).to_list() if no_check(n)]
+        return (~names.cast(pl.String).is_in(unchecked)).to_list()
     values = names.to_list()
     check = {n: not no_check(n) for n in set(values)}
     return list(map(check.__getitem__, values))
 
 
-def _keys(sub: pl.DataFrame) -> list[str]:
-    """``instance_key(addr, name)`` per row, in one vectorised pass over string operands."""
+def _keys(sub: pl.DataFrame, addrs: list) -> list[str]:
+    """``instance_key(addr, name)`` per row, in one vectorised pass over string operands
+    (``addrs``: the addr operands as a list, the keys where every address is usable)."""
     addr, name = sub["addr"], sub["name"]
     if addr.dtype == pl.String and name.dtype in (pl.String, pl.Categorical):
         usable = addr.is_not_null() & (addr.str.len_bytes() > 0) & ~addr.str.contains("ptrval", literal=True)
+        if usable.all():
+            return addrs
         keys = sub.select(pl.when(usable).then(pl.col("addr"))
                           .otherwise(pl.lit("name:") + pl.col("name").cast(pl.String)))[:, 0]
         if not keys.null_count():
             return shared_list(keys)
     return list(map(instance_key, addr.to_list(), name.to_list()))  # raises where instance_key does
+
+
+def _first_states(ev: pl.DataFrame, ix: pl.Series, sub: pl.DataFrame, trylock: list[bool], read: list[bool],
+                  bh_known: bool) -> list[bool]:
+    """Per acquisition (rows ``ix``), whether it is the first of the run's rows in its usage state
+    ``(name, context kind, irqs off, bh off, read, trylock)`` (the key of ``LockModel.marked``)
+    among those lockdep checks with irq flags known: the only ones ``_mark_state`` may mark."""
+    name, trylock_s, read_s = sub["name"], sub["trylock"], sub["read"]
+    if name.dtype not in (pl.String, pl.Categorical):
+        name = name.cast(pl.String)
+    names = name.cast(pl.Categorical).to_physical().cast(pl.Int64).fill_null(-1) + 1
+    flags = pl.DataFrame([ev[c].gather(ix) for c in ("nmi", "hardirq", "softirq", "pid", "irqs_off")]
+                         + [ev["bh_off"].gather(ix) if bh_known else pl.Series("bh_off", [None] * len(ix), pl.Boolean)])
+    tri = {c: pl.when(pl.col(c).is_null()).then(0).when(pl.col(c)).then(2).otherwise(1) for c in ("irqs_off", "bh_off")}
+    modes = [pl.lit(pl.Series(v, dtype=pl.Int64) if s.dtype != pl.Boolean else s.fill_null(False).cast(pl.Int64))
+             for s, v in ((read_s, read), (trylock_s, trylock))]
+    state = (((((pl.lit(names) * 5 + context_kind()) * 3 + tri["irqs_off"]) * 3 + tri["bh_off"]) * 2
+              + modes[0]) * 2 + modes[1])
+    return flags.select(state.is_first_distinct() & pl.col("irqs_off").is_not_null())[:, 0].to_list()
 
 
 @dataclass(slots=True)
@@ -187,24 +212,28 @@ class LockModel(Model):
                 ix = sub["_i"]
                 off = ev["irqs_off"].gather(ix).to_list()
                 bh = ev["bh_off"].gather(ix).to_list() if self.bh_known else [None] * len(ix)
+                trylock, read = _bools(sub["trylock"]), _bools(sub["read"])
+                first = _first_states(ev, ix, sub, trylock, read, self.bh_known)
+                addrs = shared_list(sub["addr"])
                 kinds.append(_ACQUIRE)
-                nexts.append(iter(zip(ix.to_list(), shared_list(sub["addr"]), shared_list(sub["name"]),
-                                      _bools(sub["trylock"]), _bools(sub["read"]), _keys(sub),
-                                      _checks(sub["name"]), r.contexts_at(ix), off, bh, strict=True)).__next__)
+                nexts.append(iter(zip(ix.to_list(), addrs, shared_list(sub["name"]),
+                                      trylock, read, _keys(sub, addrs), _checks(sub["name"]), r.contexts_at(ix),
+                                      off, bh, first, strict=True)).__next__)
             elif op == "lock.release":
                 kinds.append(_RELEASE)
-                nexts.append(iter(zip(sub["_i"].to_list(), shared_list(sub["addr"]), shared_list(sub["name"]),
-                                      _keys(sub), r.contexts_at(sub["_i"]), strict=True)).__next__)
+                addrs = shared_list(sub["addr"])
+                nexts.append(iter(zip(sub["_i"].to_list(), addrs, shared_list(sub["name"]),
+                                      _keys(sub, addrs), r.contexts_at(sub["_i"]), strict=True)).__next__)
             else:
                 handler = self.handler(op)
                 kinds.append(handler)
                 nexts.append(iter(zip(*(sub[c].to_list() for c in sub.columns), strict=True)).__next__)
-        held, released, edge_seen, marked = self.held, self.released, self.edge_seen, self.marked
+        held, released, edge_seen = self.held, self.released, self.edge_seen
         read_classes = self.read_classes
         for g in order:
             kind = kinds[g]
             if kind is _ACQUIRE:
-                i, addr, name, trylock, read, key, check, ctx, off, bh = nexts[g]()
+                i, addr, name, trylock, read, key, check, ctx, off, bh, first = nexts[g]()
                 stack = held.get(ctx)
                 if stack is None:
                     stack = held[ctx] = []
@@ -221,7 +250,7 @@ class LockModel(Model):
                         if (not top.check or top.trylock or top.name == name
                                 or (top.key, top.name, top.read, key, name, read) not in edge_seen):
                             self._add_dependencies(i, ctx, stack, h)
-                    if off is not None and (name, ctx[0], off, bh, read, trylock) not in marked:
+                    if first:  # a state seen before is in marked: _mark_state would stop
                         self._mark_state(i, ctx, h, off, bh)
                 stack.append(h)
             elif kind is _RELEASE:
