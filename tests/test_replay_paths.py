@@ -50,3 +50,43 @@ def test_generated_trace_with_broken_nesting(tmp_path):
     fused, merged = both(load_table([str(p)]))
     assert fused == merged
     assert {f["rule"] for f in fused} >= {"LOCK-RECURSIVE", "LOCK-BAD-UNLOCK", "LOCK-IRQ-STATE"}
+
+
+def test_generated_fence_lifecycles_with_anomalies(tmp_path):
+    """Fence lifecycles where FenceModel.run's inline cases and its handlers both run: fences
+    re-initialised while alive, signalled twice, out of seqno order, destroyed unsignalled or
+    twice, used after destroy, and events for fences never initialised."""
+    lines = ["# tracer: nop\n"]
+    ts = 1000.0
+
+    def ev(name, ctx, seq, pid=40):
+        nonlocal ts
+        ts += 0.000013
+        lines.append(f"    kworker/u8:3-{pid:<6} [00{pid % 4}] .....  {ts:.6f}: {name}: driver=drv "
+                     f"timeline=tl context={ctx} seqno={seq}\n")
+
+    for n in range(400):
+        ctx, seq = 10 + n % 5, n // 5 + 1
+        if n % 17 == 3:
+            ev("dma_fence_emit", ctx, seq)  # never initialised
+        ev("dma_fence_init", ctx, seq)
+        if n % 19 == 5:
+            ev("dma_fence_init", ctx, seq)  # again while alive
+        ev("dma_fence_emit", ctx, seq)
+        ev("dma_fence_enable_signal", ctx, seq)
+        if n % 13 == 7:
+            ev("dma_fence_signaled", ctx, seq + 3)  # out of order, never initialised
+        if n % 11 != 4:
+            ev("dma_fence_signaled", ctx, seq)
+        if n % 23 == 2:
+            ev("dma_fence_signaled", ctx, seq, pid=41)  # twice
+        ev("dma_fence_destroy", ctx, seq)
+        if n % 29 == 6:
+            ev("dma_fence_destroy", ctx, seq)  # twice
+        if n % 31 == 8:
+            ev("dma_fence_emit", ctx, seq)  # after destroy
+    p = tmp_path / "f.txt"
+    p.write_text("".join(lines))
+    fused, merged = both(load_table([str(p)]))
+    assert fused == merged
+    assert {f["rule"] for f in fused} >= {"FENCE-REINIT-LIVE", "FENCE-DOUBLE-SIGNAL", "FENCE-USE-AFTER-FREE"}
