@@ -105,7 +105,7 @@ def is_html(raw: pl.Series) -> bool:
     return any(_HTML_START.match(h or "") for h in raw.head(20).to_list())
 
 
-CHUNK_CHARS = 16 << 20  # lines are parsed in chunks of about this many bytes
+CHUNK_CHARS = 12 << 20  # lines are parsed in chunks of about this many bytes
 
 
 def chunks(data: bytes, size: int = CHUNK_CHARS):
