@@ -17,7 +17,7 @@ SEEDS = range(1, 21)
 def _raw_kmem_joined() -> bool:
     """The slab model joins no_hash_pointers %p values (ffff...) with raw kprobe pointers (0xffff...)."""
     try:
-        from tracereplay.models.slab import addr_key
+        from tracereplay.models.addresses import addr_key
     except ImportError:
         return False
     return addr_key("ffff888104c2a000") == addr_key("0xffff888104c2a000")

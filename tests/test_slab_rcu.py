@@ -164,7 +164,7 @@ def test_addr_key_list_matches_addr_key():
 
     import polars as pl
 
-    from tracereplay.models.slab import addr_key, addr_key_list
+    from tracereplay.models.addresses import addr_key, addr_key_list
 
     vals = [None, "", "0", "0000000000000000", "00000000deadbeef", "ffff888012345678", "FFFF888012345678",
             "0x0", "0x", "0X1F", "0x0000abc", " 0xabc", "(null)", "(____ptrval____)", "12345678", "0x1_0",

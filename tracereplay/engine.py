@@ -189,6 +189,13 @@ class Replay:
     def incomplete(self, i: int) -> str | None:
         return self.table.incomplete_at(self.file[i], self.ts[i], self._at("cpu", i))
 
+    def gap_between(self, j: int, i: int) -> str | None:
+        """Why the trace is incomplete somewhere between rows j and i, if it is."""
+        if self.ts[j] is None or self.ts[i] is None:
+            return self.incomplete(i)
+        lo, hi = sorted((self.ts[j], self.ts[i]))
+        return self.table.incomplete_between(self.file[i], lo, hi) or self.incomplete(i)
+
     def _incomplete_span(self, i: int, evidence: list[Evidence]) -> str | None:
         """Is the trace incomplete anywhere between the earliest evidence and event i? A task's
         history that crosses a lost or overwritten window may be missing the event that makes

@@ -22,6 +22,7 @@ import re
 import polars as pl
 
 from ..engine import Model, replay
+from ..models.addresses import norm_addr
 from ..parse.fields import kv
 from ..table import TraceTable
 from .common import selection
@@ -69,7 +70,7 @@ def object_filter(obj: str) -> pl.Expr:
                | (_int_kv("pid") == pid).fill_null(False))
         return hit
     if kind == "address":
-        digits = o.lower().removeprefix("0x").lstrip("0") or "0"
+        digits = norm_addr(o) or "0"
         rx = rf"(?i)(?:^|[^0-9a-fx])(?:0x)?0*{re.escape(digits)}(?:[^0-9a-f]|$)"
         return pl.col("body").str.contains(rx).fill_null(False)
     return (pl.col("name") == o).fill_null(False)

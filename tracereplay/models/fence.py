@@ -25,7 +25,7 @@ import polars as pl
 
 from ..engine import Group, Model, Replay, shared_list
 from ..findings import Evidence
-from .slab import gap_between, query
+from .addresses import query
 
 
 def u32(v) -> int | None:
@@ -224,7 +224,7 @@ class FenceModel(Model):
         return f"fence {f.id}"
 
     def _gap(self, j: int, i: int) -> str | None:
-        return gap_between(self.r, j, i)
+        return self.r.gap_between(j, i)
 
     def _history(self, f: Fence, i: int | None = None, note: str = "") -> list[Evidence]:
         r = self.r

@@ -11,8 +11,8 @@ with the set of ww_mutexes the task held and judged when the GEM is freed or at 
 from __future__ import annotations
 
 from ..engine import Model, Replay
+from .addresses import query
 from .gpuvm_state import VM, Gem, IntervalSet, Unlocked, Va, VmBo, hx, is_err_ptr, num
-from .slab import query
 
 _TEARDOWN = ("unlink", "destroy")  # what a GEM destructor path does to its vm_bos
 

@@ -16,6 +16,7 @@ import polars as pl
 
 from ..engine import Group, Model, Replay, context_kind, shared_list
 from ..findings import Evidence
+from .addresses import norm_addr
 
 # lockdep maps acquired with check=0 (rcu_lock_acquire and friends): lockdep never validates
 # them, so they add no dependency and no irq usage.
@@ -48,11 +49,6 @@ PRIMED_ORDER = [
     "dma_fence_map",
 ]
 PRIMED_NOTE = "primed at boot by dma_resv_lockdep(), drivers/dma-buf/dma-resv.c"
-
-
-def _norm_addr(addr: str | None) -> str:
-    """An address as the trace prints it, with or without 0x and leading zeros, compared alike."""
-    return (addr or "").lower().removeprefix("0x").lstrip("0")
 
 
 def instance_key(addr: str | None, name: str) -> str:
@@ -358,8 +354,8 @@ class LockModel(Model):
             for addr, name in rows.iter_rows():
                 if name is not None:
                     self._known.setdefault(name, set()).add(addr)
-            self._known_addrs = {_norm_addr(a) for a in rows["addr"].to_list() if _usable(a)}
-        want = _norm_addr(obj)
+            self._known_addrs = {norm_addr(a) for a in rows["addr"].to_list() if _usable(a)}
+        want = norm_addr(obj)
         is_class = obj in self._known
         if not is_class and (not want or want not in self._known_addrs):
             return None
@@ -367,7 +363,7 @@ class LockModel(Model):
         holders = []
         for ctx, stack in self.held.items():
             for h in stack:
-                if (h.name == obj) if is_class else (_norm_addr(h.addr) == want):
+                if (h.name == obj) if is_class else (norm_addr(h.addr) == want):
                     who = self.r.context_name(ctx, h.idx) + (" (read)" if h.read else "")
                     holders.append(f"{who} [{h.addr}]" if show_addr else who)
         return "held by " + ", ".join(holders) if holders else "free"

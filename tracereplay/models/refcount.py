@@ -13,8 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ..engine import Model, Replay
-from .lock import _norm_addr
-from .slab import addr_key, query
+from .addresses import addr_key, norm_addr, query
 
 _MAX_HISTORY = 12
 # enum refcount_saturation_type (include/linux/refcount.h)
@@ -76,7 +75,7 @@ class RefcountModel(Model):
         ref = self.refs.get(key)
         if ref is None:
             ref = self.refs[key] = Ref(str(obj), str(kind))
-            self.by_addr.setdefault(_norm_addr(str(obj).strip()), []).append(ref)
+            self.by_addr.setdefault(norm_addr(str(obj).strip()), []).append(ref)
         return ref
 
     def _note(self, ref: Ref, i: int, note: str) -> None:
