@@ -107,3 +107,13 @@ def test_truncated_compressed_file_is_an_input_error(tmp_path):
     p.write_bytes(lzma.compress(TEXT.encode() * 50)[:40])
     r = CliRunner().invoke(main, ["info", str(p)])
     assert r.exit_code == 2 and "cannot decompress xz data" in (r.stderr if hasattr(r, "stderr") else r.output)
+
+
+@pytest.mark.parametrize("tail", [b"", bytes([0x1F, 0x1E, 0x1D, 0x1C, 1, 2, 3, 4, 5, 6])])
+def test_a_byte_order_mark_is_not_part_of_the_first_line(tail):
+    """Editors on other systems save a BOM: the header line after it is still a header, whichever
+    way the chunk is split (the CSV reader, or Python when every separator byte occurs)."""
+    from tracereplay.parse.ftrace import parse_blocks
+
+    p = parse_blocks([b"\xef\xbb\xbf# tracer: nop\n" + TEXT.encode() + tail], "t")
+    assert p.non_events.get("comment") == 1 and not [m for m in p.malformed if m[0] == 1]

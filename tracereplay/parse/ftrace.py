@@ -83,7 +83,7 @@ def split_lines(text: str | bytes) -> pl.Series:
     data = text.encode("utf-8", errors="surrogatepass") if isinstance(text, str) else text
     sep = next((c for c in _SEPARATORS if data.find(c) < 0), None)
     if sep is None or not data or data.startswith(_DECOMPRESSED_BY_POLARS):
-        parts = data.decode("utf-8", errors="replace").split("\n")
+        parts = data.decode("utf-8-sig", errors="replace").split("\n")  # a BOM goes, as there
         if data.endswith(b"\n") or not data:
             parts.pop()
         return pl.Series("raw", parts, dtype=pl.String).str.strip_suffix("\r")
