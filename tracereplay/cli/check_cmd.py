@@ -16,7 +16,8 @@ from .. import config as _config
 from .. import gate
 from ..errors import InputError, UsageError
 from ..report.jsonl import to_jsonl
-from ..report.text import format_finding, summary
+from ..report.summary import summary_line
+from ..report.text import format_finding
 from ..rules import catalogue
 from .common import echo_malformed
 
@@ -40,27 +41,6 @@ def _write(path: str, text: str) -> None:
             f.write(text)
     except OSError as e:
         raise InputError(path, f"cannot write: {e.strerror}") from None
-
-
-def _summary_line(outcome: gate.Outcome) -> str:
-    res = outcome.results
-    findings = [f for r in res for f in r.findings]
-    line = summary(findings, sum(r.events for r in res), sum(r.lines for r in res), sum(r.files for r in res),
-                   sum(r.malformed for r in res))
-    if len(res) != 1:
-        line = f"{len(res)} captures: {line}"
-    s = outcome.summary()
-    if outcome.baseline is not None:
-        line += f"; {s['new']} new, {s['known']} known (baseline)"
-        if s["stale"]:
-            line += f"; {s['stale']} stale baseline entr{'ies' if s['stale'] != 1 else 'y'}"
-    if s["reports"]:
-        line += f"; {s['reports']} kernel report{'s' if s['reports'] != 1 else ''} in kernel logs"
-    if s["errors"]:
-        line += f"; {s['errors']} capture{'s' if s['errors'] != 1 else ''} could not be checked"
-    if outcome.skipped:
-        line += f"; {len(outcome.skipped)} file{'s' if len(outcome.skipped) != 1 else ''} skipped (neither trace nor log)"
-    return line
 
 
 @click.command("check")
@@ -166,5 +146,5 @@ def command(paths, fmt, fail_on, mappings, select, ignore, jobs, baseline, updat
 
         _write(summary_file, to_markdown(outcome))
     if not quiet:
-        click.echo(_summary_line(outcome), err=to_err)
+        click.echo(summary_line(outcome), err=to_err)
     sys.exit(outcome.exit_code)

@@ -1,14 +1,39 @@
-"""A short markdown summary of a gate run, for a CI merge-request comment."""
+"""Summaries of a gate run: the line `tracereplay check` ends with, and a short markdown one for
+a CI merge-request comment."""
 
 from __future__ import annotations
 
 from ..gate import Outcome
+from .text import summary
 
 MAX_ROWS = 20
 
 
 def _cell(s: str) -> str:
     return s.replace("|", "\\|").replace("\n", " ")
+
+
+def summary_line(outcome: Outcome) -> str:
+    """The one line `tracereplay check` ends with: findings by severity, what was read, and the
+    gate's verdicts (baseline, kernel reports, captures that could not be checked)."""
+    res = outcome.results
+    findings = [f for r in res for f in r.findings]
+    line = summary(findings, sum(r.events for r in res), sum(r.lines for r in res), sum(r.files for r in res),
+                   sum(r.malformed for r in res))
+    if len(res) != 1:
+        line = f"{len(res)} captures: {line}"
+    s = outcome.summary()
+    if outcome.baseline is not None:
+        line += f"; {s['new']} new, {s['known']} known (baseline)"
+        if s["stale"]:
+            line += f"; {s['stale']} stale baseline entr{'ies' if s['stale'] != 1 else 'y'}"
+    if s["reports"]:
+        line += f"; {s['reports']} kernel report{'s' if s['reports'] != 1 else ''} in kernel logs"
+    if s["errors"]:
+        line += f"; {s['errors']} capture{'s' if s['errors'] != 1 else ''} could not be checked"
+    if outcome.skipped:
+        line += f"; {len(outcome.skipped)} file{'s' if len(outcome.skipped) != 1 else ''} skipped (neither trace nor log)"
+    return line
 
 
 def to_markdown(outcome: Outcome) -> str:
