@@ -9,6 +9,8 @@ from __future__ import annotations
 from conftest import HEADER_LINES, ev
 
 from tracereplay.api import check
+from tracereplay.debug.history import history
+from tracereplay.table import load_table
 
 L = HEADER_LINES  # event k (1-based) is on file line L + k
 
@@ -291,3 +293,16 @@ def test_unhashed_ptrval_recursion_is_a_warning(trace_file):
     X = ("(____ptrval____)", "&x->lock")
     (f,) = [f for f in run(trace_file, [acq("t", 5, 0, 1.0, *X), acq("t", 5, 0, 1.1, *X)]) if f.rule == "LOCK-RECURSIVE"]
     assert (f.severity, f.line) == ("warning", L + 2) and "(____ptrval____)" in f.detail
+
+
+def test_lock_events_whose_body_names_no_lock_are_skipped(trace_file):
+    """A lock_acquire cut short ("lock_acquire: 0000000", no class name) cannot be followed: the
+    model skips it, on the fused loop and on the handlers (history) alike, instead of failing."""
+    lines = [
+        ev("insmod", 101, 0, 10.000001, "lock_acquire: 0000000"),
+        ev("insmod", 101, 0, 10.000002, "lock_acquire: 00000000aaaa0001 &a_mutex"),
+        ev("insmod", 101, 0, 10.000003, "lock_release: 0000000"),
+    ]
+    findings = run(trace_file, lines)
+    assert [(f.rule, f.line) for f in findings] == [("LOCK-HELD-AT-END", L + 2)]
+    assert history(load_table([trace_file(lines, name="again.txt")]), "&a_mutex").height == 1

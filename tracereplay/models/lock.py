@@ -51,9 +51,12 @@ PRIMED_ORDER = [
 PRIMED_NOTE = "primed at boot by dma_resv_lockdep(), drivers/dma-buf/dma-resv.c"
 
 
-def instance_key(addr: str | None, name: str) -> str:
-    """A lock instance: its lockdep_map address, or its class name when %p printed no address."""
-    return addr if _usable(addr) else "name:" + name
+def instance_key(addr: str | None, name: str | None) -> str | None:
+    """A lock instance: its lockdep_map address, or its class name when %p printed no address
+    (None: a body that names neither, which the model cannot follow)."""
+    if _usable(addr):
+        return addr
+    return None if name is None else "name:" + name
 
 
 @lru_cache(maxsize=1 << 16)
@@ -79,7 +82,7 @@ def _checks(names: pl.Series) -> list[bool]:
         unchecked = [n for n in names.unique().cast(pl.String).to_list() if no_check(n)]
         return (~names.cast(pl.String).is_in(unchecked)).to_list()
     values = names.to_list()
-    check = {n: not no_check(n) for n in set(values)}
+    check = {n: n is not None and not no_check(n) for n in set(values)}  # no name: skipped anyway
     return list(map(check.__getitem__, values))
 
 
@@ -95,7 +98,7 @@ def _keys(sub: pl.DataFrame, addrs: list) -> list[str]:
                           .otherwise(pl.lit("name:") + pl.col("name").cast(pl.String)))[:, 0]
         if not keys.null_count():
             return shared_list(keys)
-    return list(map(instance_key, addr.to_list(), name.to_list()))  # raises where instance_key does
+    return list(map(instance_key, addr.to_list(), name.to_list()))
 
 
 def _first_states(ev: pl.DataFrame, ix: pl.Series, sub: pl.DataFrame, trylock: list[bool], read: list[bool],
@@ -180,6 +183,8 @@ class LockModel(Model):
 
     # -- operations ------------------------------------------------------------------------
     def op_acquire(self, i: int, addr: str, name: str, trylock: bool, read: bool) -> None:
+        if name is None:  # a lock event whose body did not parse: no class to follow
+            return
         r = self.r
         ctx = r.contexts[i]
         stack = self.held.setdefault(ctx, [])
@@ -230,6 +235,8 @@ class LockModel(Model):
             kind = kinds[g]
             if kind is _ACQUIRE:
                 i, addr, name, trylock, read, key, check, ctx, off, bh, first = nexts[g]()
+                if name is None:  # as op_acquire
+                    continue
                 stack = held.get(ctx)
                 if stack is None:
                     stack = held[ctx] = []
@@ -251,6 +258,8 @@ class LockModel(Model):
                 stack.append(h)
             elif kind is _RELEASE:
                 i, addr, name, key, ctx = nexts[g]()
+                if name is None:
+                    continue
                 stack = held.get(ctx)
                 if stack and stack[-1].key == key:
                     stack.pop()
@@ -261,6 +270,8 @@ class LockModel(Model):
                 kind(*nexts[g]())
 
     def op_release(self, i: int, addr: str, name: str) -> None:
+        if name is None:
+            return
         ctx = self.r.contexts[i]
         key = instance_key(addr, name)
         stack = self.held.get(ctx)
