@@ -9,6 +9,11 @@ from .text import summary
 MAX_ROWS = 20
 
 
+def count(n: int, one: str, many: str | None = None) -> str:
+    """"1 capture", "3 captures", "2 stale baseline entries"."""
+    return f"{n} {one if n == 1 else many or one + 's'}"
+
+
 def _cell(s: str) -> str:
     return s.replace("|", "\\|").replace("\n", " ")
 
@@ -26,13 +31,13 @@ def summary_line(outcome: Outcome) -> str:
     if outcome.baseline is not None:
         line += f"; {s['new']} new, {s['known']} known (baseline)"
         if s["stale"]:
-            line += f"; {s['stale']} stale baseline entr{'ies' if s['stale'] != 1 else 'y'}"
+            line += f"; {count(s['stale'], 'stale baseline entry', 'stale baseline entries')}"
     if s["reports"]:
-        line += f"; {s['reports']} kernel report{'s' if s['reports'] != 1 else ''} in kernel logs"
+        line += f"; {count(s['reports'], 'kernel report')} in kernel logs"
     if s["errors"]:
-        line += f"; {s['errors']} capture{'s' if s['errors'] != 1 else ''} could not be checked"
+        line += f"; {count(s['errors'], 'capture')} could not be checked"
     if outcome.skipped:
-        line += f"; {len(outcome.skipped)} file{'s' if len(outcome.skipped) != 1 else ''} skipped (neither trace nor log)"
+        line += f"; {count(len(outcome.skipped), 'file')} skipped (neither trace nor log)"
     return line
 
 
@@ -41,17 +46,16 @@ def to_markdown(outcome: Outcome) -> str:
     code = outcome.exit_code
     verdict = {0: "passed", 1: "failed", 2: "could not check every capture"}[code]
     out = [f"### tracereplay: {verdict}", ""]
-    line = (f"{s['captures']} capture{'s' if s['captures'] != 1 else ''} checked: "
-            f"{s['findings']} finding{'s' if s['findings'] != 1 else ''}")
+    line = f"{count(s['captures'], 'capture')} checked: {count(s['findings'], 'finding')}"
     if outcome.baseline is not None:
         line += f" ({s['new']} new, {s['known']} known)"
     line += f", {s['failing']} failing at or above `{outcome.fail_on}`"
     if s["errors"]:
         line += f", {s['errors']} unreadable"
     if s["stale"]:
-        line += f", {s['stale']} stale baseline entr{'ies' if s['stale'] != 1 else 'y'}"
+        line += f", {count(s['stale'], 'stale baseline entry', 'stale baseline entries')}"
     if s["reports"]:
-        line += f", {s['reports']} kernel report{'s' if s['reports'] != 1 else ''} in kernel logs"
+        line += f", {count(s['reports'], 'kernel report')} in kernel logs"
     out += [line + ".", ""]
     failing = [f for r in outcome.results for f in outcome.failures(r)]
     if failing:
