@@ -117,3 +117,20 @@ def test_a_byte_order_mark_is_not_part_of_the_first_line(tail):
 
     p = parse_blocks([b"\xef\xbb\xbf# tracer: nop\n" + TEXT.encode() + tail], "t")
     assert p.non_events.get("comment") == 1 and not [m for m in p.malformed if m[0] == 1]
+
+
+def test_stamps_to_nanoseconds_whatever_their_decimals():
+    """One scaling when every stamp has the same decimals; mixed decimals, raw counters and more
+    than 9 decimals (cut to nanoseconds) each keep their meaning."""
+    import polars as pl
+
+    from tracereplay.table import ts_ns
+
+    def ns(*stamps):
+        return ts_ns(pl.Series(list(stamps), dtype=pl.String)).to_list()
+
+    assert ns("12.000001", "13.500000") == [12_000_001_000, 13_500_000_000]
+    assert ns("1.5", "2.000001", "3.000000001") == [1_500_000_000, 2_000_001_000, 3_000_000_001]
+    assert ns("123456789", "123456790") == [123456789, 123456790]
+    assert ns("1.0000000019") == [1_000_000_001]
+    assert ns("7", "8.25") == [7, 8_250_000_000]
