@@ -89,7 +89,7 @@ def test_malformed_lines_reported_not_lost(trace_file):
                                   lambda b: zstandard.ZstdCompressor().compress(b)])
 def test_streamed_blocks_parse_like_the_whole(tmp_path, pack):
     """Large files are read block by block: the cuts change nothing, whatever the compression."""
-    from tracereplay.io import iter_text
+    from tracereplay.io import iter_bytes
     from tracereplay.parse.ftrace import parse_blocks, parse_text
 
     text = "# tracer: nop\n" + TEXT + "not a trace line\n" + TEXT.rstrip("\n")  # no final newline
@@ -97,7 +97,7 @@ def test_streamed_blocks_parse_like_the_whole(tmp_path, pack):
     p.write_bytes(pack(text.encode()))
     whole = parse_text(text, "t")
     for block in (1, 7, 64, 1 << 20):
-        got = parse_blocks(iter_text(str(p), block=block), "t")
+        got = parse_blocks(iter_bytes(str(p), block=block), "t")
         assert got.events.equals(whole.events) and got.malformed == whole.malformed
         assert got.lines == whole.lines == 6
 

@@ -1,8 +1,9 @@
 """Read input files: paths, '-' for stdin, and gzip/xz/zstd/bzip2 detected by magic bytes.
 
-The reader only turns bytes into text; it never looks at what the text means. Bytes that are not
-UTF-8 (task names copied from user space can hold anything) become U+FFFD so a parse never stops
-on them.
+The reader only hands over bytes (``iter_bytes``, in blocks cut after a newline, for the parser)
+or text (``read_text``); it never looks at what they mean. Bytes that are not UTF-8 (task names
+copied from user space can hold anything) become U+FFFD, here and in the parser's line
+splitter, so a parse never stops on them.
 """
 
 from __future__ import annotations
@@ -132,16 +133,6 @@ def iter_bytes(path: str, block: int = 8 << 20) -> Iterator[bytes]:
     finally:
         if path != "-":
             stream.close()
-
-
-def iter_text(path: str, block: int = 8 << 20) -> Iterator[str]:
-    """The file as text in blocks cut after a newline (see ``iter_bytes``).
-
-    Undecodable bytes become U+FFFD (a newline byte never sits inside a UTF-8 sequence, so cuts
-    never split one).
-    """
-    for data in iter_bytes(path, block):
-        yield data.decode("utf-8", errors="replace")
 
 
 def read_text(path: str) -> str:
